@@ -1,0 +1,334 @@
+"""Configuration: one TOML file, validated by pydantic at start.
+
+Errors name the key and the problem (`accounts[0].platform: ...`). Secrets are
+never read from the file: the file names environment variables (`*_env` keys)
+and `Config.secret()` reads them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time as dtime
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Platform = Literal["facebook", "instagram", "x", "google", "demo"]
+Role = Literal["manager", "dsl", "deputy", "owner", "admin"]
+CategoryName = Literal["safeguarding", "confidentiality", "criticism"]
+SeverityName = Literal["low", "medium", "high"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits the file."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> int:
+    """'90s', '5m', '2h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '5m'")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError(f"expected a duration such as '30s', '5m' or '2h', got {value!r}")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SettingConfig(_Section):
+    name: str = Field(min_length=1)
+    slug: str | None = None  # stable id of the setting in a shared database
+    aliases: list[str] = []
+    town: str | None = None
+    timezone: str = "Europe/London"
+    public_phone: str | None = None  # the setting's own number is not a leak
+    public_address: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as 'Europe/London')")
+        return v
+
+    @property
+    def key(self) -> str:
+        return self.slug or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class RosterConfig(_Section):
+    """Names the classifier should recognise. Kept out of logs and subjects."""
+
+    children: list[str] = []
+    staff: list[str] = []
+    parents: list[str] = []
+    rooms: list[str] = []
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///data/nurserywatch.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        if not v.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("use a sqlite:/// path or a postgresql:// URL")
+        return v
+
+
+class WebConfig(_Section):
+    listen: str = "127.0.0.1:8080"
+    base_url: str = "http://127.0.0.1:8080"
+    secret_key_env: str = "NURSERYWATCH_SECRET_KEY"
+    link_max_age: Duration = 14 * 86400
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT such as '127.0.0.1:8080'")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class EmailConfig(_Section):
+    from_: str = Field("nurserywatch@localhost", alias="from")
+    smtp_host: str | None = None  # absent: write .eml files to outbox_dir
+    smtp_port: int = Field(587, gt=0, lt=65536)
+    smtp_starttls: bool = True
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_timeout: Duration = 30
+    smtp_username_env: str | None = None
+    smtp_password_env: str | None = None
+    outbox_dir: str = "data/outbox"
+    retry_for: Duration = 2 * 86400  # keep retrying temporary failures this long
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> "EmailConfig":
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("choose smtp_tls (implicit TLS) or smtp_starttls, not both")
+        return self
+
+
+class RecipientConfig(_Section):
+    name: str = Field(min_length=1)
+    email: str
+    roles: list[Role] = Field(min_length=1)
+    known_as: list[str] = []  # names they go by in comments ("Miss Sarah")
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", v):
+            raise ValueError(f"{v!r} is not an email address")
+        return v.lower()
+
+
+class AccountConfig(_Section):
+    platform: Platform
+    id: str = Field(min_length=1)  # page / user / location id
+    name: str | None = None
+    token_env: str | None = None
+    api_base: str | None = None
+    poll_every: Duration = 300
+    options: dict[str, str | int | bool | list[str]] = {}
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _token_for_real_platforms(self) -> "AccountConfig":
+        if self.platform != "demo" and not self.token_env:
+            raise ValueError(
+                f"a {self.platform} account needs token_env: the name of the "
+                "environment variable that holds its access token"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.platform}:{self.id}"
+
+
+class RouteMatch(_Section):
+    category: list[CategoryName] = []
+    severity: list[SeverityName] = []
+    platform: list[Platform] = []
+
+
+class RouteConfig(_Section):
+    """One node of the routing tree; children inherit `to` and `when`."""
+
+    match: RouteMatch = RouteMatch()
+    to: list[Role] | None = None
+    when: Literal["immediate", "digest"] | None = None
+    continue_: bool = Field(False, alias="continue")
+    routes: list["RouteConfig"] = []
+
+
+class DigestConfig(_Section):
+    enabled: bool = True
+    at: dtime = dtime(7, 30)  # local time in [setting].timezone
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _hhmm(cls, v: object) -> object:
+        if isinstance(v, str) and not re.fullmatch(r"\d{1,2}:\d{2}", v):
+            raise ValueError("expected a local time such as '07:30'")
+        return v
+
+
+class EscalationConfig(_Section):
+    safeguarding_after: Duration = 30 * 60
+    other_after: Duration = 4 * 3600
+    max_steps: int = Field(3, ge=0, le=10)
+
+
+class Config(_Section):
+    setting: SettingConfig
+    roster: RosterConfig = RosterConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    web: WebConfig = WebConfig()
+    email: EmailConfig = EmailConfig()
+    recipients: list[RecipientConfig] = []
+    accounts: list[AccountConfig] = []
+    routes: list[RouteConfig] = []  # empty: alerts.routing.DEFAULT_ROUTES
+    digest: DigestConfig = DigestConfig()
+    escalation: EscalationConfig = EscalationConfig()
+    data_dir: str = "data"
+
+    source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> "Config":
+        seen: set[tuple[str, str]] = set()
+        for i, acc in enumerate(self.accounts):
+            key = (acc.platform, acc.id)
+            if key in seen:
+                raise ValueError(f"accounts[{i}]: {acc.platform} account {acc.id!r} is listed twice")
+            seen.add(key)
+        return self
+
+    def secret(self, env_name: str | None, what: str) -> str:
+        """Read a secret from the environment variable the config names."""
+        if not env_name:
+            raise ConfigError(f"{what}: no environment variable is named for it")
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(f"{what}: environment variable {env_name} is not set")
+        return value
+
+    def check_runnable(self) -> list[str]:
+        """Problems that stop the daemon (but not `classify`) from running."""
+        problems = []
+        if not self.accounts:
+            problems.append("accounts: no [[accounts]] to watch")
+        if not self.recipients:
+            problems.append("recipients: no [[recipients]] to alert")
+        roles = {r for rec in self.recipients for r in rec.roles}
+        for needed in ("dsl", "manager"):
+            if self.recipients and needed not in roles:
+                problems.append(f"recipients: nobody has the role {needed!r}")
+        if not os.environ.get(self.web.secret_key_env):
+            problems.append(f"web.secret_key_env: environment variable {self.web.secret_key_env} is not set")
+        for i, acc in enumerate(self.accounts):
+            if acc.token_env and not os.environ.get(acc.token_env):
+                problems.append(f"accounts[{i}].token_env: environment variable {acc.token_env} is not set")
+        for key in ("smtp_username_env", "smtp_password_env"):
+            env = getattr(self.email, key)
+            if self.email.smtp_host and env and not os.environ.get(env):
+                problems.append(f"email.{key}: environment variable {env} is not set")
+        return problems
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: {err.error_count()} problem(s) in the configuration"]
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if p not in ("function-after[_token_for_real_platforms(), AccountConfig]",))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config/example.toml)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"  {_loc(loc)}: {msg}")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict, source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_errors(err, source)) from None
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read the configuration file ({err.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{p}: not valid TOML: {err}") from None
+    cfg = config_from_dict(data, str(p))
+    return cfg.model_copy(update={"source": p})
