@@ -1,0 +1,3 @@
+from connectors.demo.connector import DemoConnector
+
+__all__ = ["DemoConnector"]

@@ -1,0 +1,17 @@
+"""Alembic environment: the engine comes from monitor.db, never from a file."""
+from alembic import context
+
+from monitor.db import make_engine
+from monitor.models import Base
+
+config = context.config
+engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()

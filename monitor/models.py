@@ -1,0 +1,250 @@
+"""Database models (SQLAlchemy 2.0, typed).
+
+Every row knows its setting, so one deployment can serve a nursery group.
+Times are stored as timezone-aware UTC (`UTCDateTime` normalises SQLite, which
+has no time zones).
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Index,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+class Setting(Base):
+    __tablename__ = "setting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class Recipient(Base):
+    """A person alerts go to, synced from config; tokens carry only its id."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (UniqueConstraint("setting_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    roles: Mapped[list] = mapped_column(default=list)
+    known_as: Mapped[list] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AccountState(str, enum.Enum):
+    ok = "ok"
+    backing_off = "backing_off"
+    needs_reconnect = "needs_reconnect"
+    misconfigured = "misconfigured"
+
+
+class Account(Base):
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("setting_id", "platform", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default=AccountState.ok.value)
+    backoff_until: Mapped[datetime | None]
+    last_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    token_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    reconnect_notified_at: Mapped[datetime | None]
+
+
+class Cursor(Base):
+    """Where an account's stream got to. Moves only with the items it covers."""
+
+    __tablename__ = "cursor"
+    __table_args__ = (UniqueConstraint("account_id", "stream", "parent"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    stream: Mapped[str] = mapped_column(String(50))
+    parent: Mapped[str] = mapped_column(String(200), default="")
+    value: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class Item(Base):
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("account_id", "external_id"),
+        Index("ix_item_pending", "classified_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_external_id: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    permalink: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None]
+    can_hide: Mapped[bool | None]
+    is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime]
+    classified_at: Mapped[datetime | None]
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    account: Mapped[Account] = relationship()
+    findings: Mapped[list["Finding"]] = relationship(back_populates="item", order_by="Finding.id")
+
+
+class Finding(Base):
+    __tablename__ = "finding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float] = mapped_column(Float)
+    detector: Mapped[str] = mapped_column(String(100), default="")
+    evidence: Mapped[list] = mapped_column(default=list)
+    alerting: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    item: Mapped[Item] = relationship(back_populates="findings")
+
+
+class AlertState(str, enum.Enum):
+    open = "open"
+    acknowledged = "acknowledged"
+    closed = "closed"
+
+
+# state -> states it may move to
+ALERT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"acknowledged", "closed"}),
+    "acknowledged": frozenset({"closed"}),
+    "closed": frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+class Alert(Base):
+    """One alert per item, carrying all its categories."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), unique=True)
+    categories: Mapped[list] = mapped_column(default=list)
+    severity: Mapped[str] = mapped_column(String(10))
+    delivery: Mapped[str] = mapped_column(String(10), default="immediate")  # or "digest"
+    state: Mapped[str] = mapped_column(String(20), default=AlertState.open.value, index=True)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("recipient.id"))
+    action_note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    item: Mapped[Item] = relationship()
+    acknowledged_by: Mapped[Recipient | None] = relationship()
+
+    def transition(self, to: str, when: datetime) -> None:
+        if to not in ALERT_TRANSITIONS[self.state]:
+            raise InvalidTransition(f"alert {self.id}: cannot go from {self.state} to {to}")
+        self.state = to
+        if to == AlertState.acknowledged.value:
+            self.acknowledged_at = when
+            self.next_escalation_at = None
+
+
+class OutboxState(str, enum.Enum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"  # permanent: will not be retried
+
+
+class OutboxMessage(Base):
+    """An email to send, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), index=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipient.id"))
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # alert, reminder, escalation, ack_notice, digest, admin
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    raw: Mapped[str] = mapped_column(Text)  # the whole RFC 5322 message
+    state: Mapped[str] = mapped_column(String(10), default=OutboxState.pending.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    actor: Mapped[str | None] = mapped_column(String(320))  # recipient email or "system"
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
