@@ -65,6 +65,16 @@ def highlight(text: str, evidence: list[dict]) -> list[Segment]:
     return out
 
 
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach a template (no javascript: or data: from a platform)."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or any(c in url for c in "\r\n\t \"'<>"):
+        return None
+    return url
+
+
 def one_line(value: str) -> str:
     """Header values never carry line breaks (header injection)."""
     return " ".join(str(value).split())

@@ -5,6 +5,7 @@ has it. Dedup keys make each notice go once per cause.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session
 from alerts import outbox
 from alerts.emails import build_message
 from alerts.service import AlertEnv
-from monitor.models import Recipient
+from monitor.models import OutboxMessage, Recipient, Setting
+
+log = logging.getLogger(__name__)
 
 
 def admin_recipients(session: Session, setting_id: int) -> list[Recipient]:
@@ -22,20 +25,52 @@ def admin_recipients(session: Session, setting_id: int) -> list[Recipient]:
     return admins or [r for r in people if "manager" in r.roles]
 
 
-def queue_admin_notice(
-    session: Session, env: AlertEnv, kind: str, context: dict, *, dedup_key: str, now: datetime
+def _queue(
+    session: Session, *, setting_id: int, setting_name: str, from_addr: str, kind: str, context: dict,
+    dedup_key: str, now: datetime, skip: set[int] = frozenset(),
 ) -> int:
     queued = 0
-    for r in admin_recipients(session, env.setting_id):
+    for r in admin_recipients(session, setting_id):
+        if r.id in skip:
+            continue
         msg = build_message(
             kind=kind,
-            context={"setting_name": env.setting_name, "name": r.name, **context},
-            from_addr=env.from_addr,
+            context={"setting_name": setting_name, "name": r.name, **context},
+            from_addr=from_addr,
             to_addr=r.email,
             date=now,
         )
         queued += outbox.enqueue(
-            session, setting_id=env.setting_id, dedup_key=f"{dedup_key}:{r.id}", kind=kind, msg=msg, now=now,
+            session, setting_id=setting_id, dedup_key=f"{dedup_key}:{r.id}", kind=kind, msg=msg, now=now,
             recipient_id=r.id,
         )
+    return queued
+
+
+def queue_admin_notice(
+    session: Session, env: AlertEnv, kind: str, context: dict, *, dedup_key: str, now: datetime
+) -> int:
+    return _queue(session, setting_id=env.setting_id, setting_name=env.setting_name, from_addr=env.from_addr,
+                  kind=kind, context=context, dedup_key=dedup_key, now=now)
+
+
+def queue_delivery_failed(session: Session, row: OutboxMessage, now: datetime, *, from_addr: str) -> int:
+    """Tell the admins an email was refused for good. Never about a failed notice
+    of this kind (no loops), never to the address that refused it."""
+    if row.kind == "delivery_failed":
+        return 0
+    setting = session.get(Setting, row.setting_id)
+    queued = _queue(
+        session,
+        setting_id=row.setting_id,
+        setting_name=setting.name if setting else "",
+        from_addr=from_addr,
+        kind="delivery_failed",
+        context={"failed_kind": row.kind, "outbox_id": row.id, "failed_to": row.to_addr, "error": row.last_error or ""},
+        dedup_key=f"delivery_failed:{row.id}",
+        now=now,
+        skip={row.recipient_id} if row.recipient_id else set(),
+    )
+    if not queued:
+        log.error("outbox %s: permanent failure and no admin to tell", row.id)
     return queued

@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
+MIN_ATTEMPTS = 3  # never give up on a temporary failure before this many tries
+
+FailureHook = Callable[[Session, OutboxMessage, datetime], None]
+
+
+class _NotifyAdmins:
+    """Default permanent-failure hook: queue a `delivery_failed` notice to the admins."""
+
+    def __repr__(self) -> str:
+        return "NOTIFY_ADMINS"
+
+
+NOTIFY_ADMINS = _NotifyAdmins()
 
 
 def enqueue(
@@ -96,8 +109,16 @@ def deliver_due(
     from_addr: str,
     retry_for: int,
     limit: int = 100,
-    on_permanent_failure: Callable[[Session, OutboxMessage, datetime], None] | None = None,
+    on_permanent_failure: FailureHook | _NotifyAdmins | None = NOTIFY_ADMINS,
 ) -> DeliveryReport:
+    """Send what is due. A permanent failure (5xx, or temporary ones for longer
+    than `retry_for`) marks the row failed and, by default, tells the admins."""
+    if on_permanent_failure is NOTIFY_ADMINS:
+        from alerts.notices import queue_delivery_failed  # notices builds on this module
+
+        def on_permanent_failure(session: Session, row: OutboxMessage, now: datetime) -> None:
+            queue_delivery_failed(session, row, now, from_addr=from_addr)
+
     report = DeliveryReport()
     now = clock()
     with sessions() as session:
@@ -129,7 +150,7 @@ def deliver_due(
                 row.attempts += 1
                 row.last_error = err.detail
                 row.claimed_at = None
-                gave_up = (now - row.created_at).total_seconds() > retry_for
+                gave_up = (now - row.created_at).total_seconds() > retry_for and row.attempts >= MIN_ATTEMPTS
                 if err.permanent or gave_up:
                     row.state = OutboxState.failed.value
                     report.failed += 1

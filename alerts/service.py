@@ -6,23 +6,32 @@ rows commit together or not at all.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message, highlight
+from alerts.emails import build_message, highlight, safe_url
 from alerts.links import LinkSigner
 from alerts.routing import Subject, route
-from monitor.models import Alert, Item, Recipient
+from monitor.models import Alert, Item, OutboxMessage, Recipient
 from monitor.settings import RouteConfig
 from monitor.types import CATEGORIES, Classification
 
 ROLE_NAMES = {"dsl": "Designated Safeguarding Lead", "deputy": "deputy DSL", "manager": "manager",
               "owner": "owner", "admin": "administrator"}
+
+# Categories where naming a person makes the comment an allegation about them.
+ALLEGATION_CATEGORIES = frozenset({"safeguarding", "criticism"})
+# When nobody routed is left (all named, or the role is missing), who hears instead.
+FALLBACK_ROLES = ("owner", "manager", "dsl", "deputy", "admin")
+# Kinds of outbox message that put a person "on" an alert.
+ALERTING_KINDS = ("alert", "reminder", "escalation")
 
 
 @dataclass
@@ -46,44 +55,119 @@ def _names_of(r: Recipient) -> list[str]:
     first = r.name.split()[0] if r.name.split() else ""
     if len(first) > 2:
         names.append(first)
-    return [n for n in names if n]
+    return [n for n in names if n.strip()]
 
 
 def named_in(text: str, r: Recipient) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in _names_of(r))
+    return any(re.search(rf"(?<!\w){re.escape(n.strip())}(?!\w)", text, re.IGNORECASE) for n in _names_of(r))
+
+
+def named_recipients(recipients: Iterable[Recipient], text: str, categories: Iterable[str]) -> set[int]:
+    """Ids of the people an allegation names (by name, first name or `known_as`)."""
+    if not ALLEGATION_CATEGORIES & set(categories):
+        return set()
+    return {r.id for r in recipients if named_in(text, r)}
 
 
 def choose_recipients(
     recipients: list[Recipient], roles: set[str], text: str, categories: list[str]
 ) -> list[Recipient]:
-    """Recipients with the routed roles, never someone the comment names.
+    """Active recipients with the routed roles, never someone the comment names.
 
-    When the named person is the DSL or the manager, the other of the two and
-    the owner are told instead (an allegation never goes to its subject).
+    When the named person is the DSL (or deputy) the manager and the owner are
+    told as well; when it is the manager, the DSL and the owner. If that leaves
+    nobody, the first role in FALLBACK_ROLES with someone not named is used, so
+    an alert is never routed to no one.
     """
+    active = [r for r in recipients if r.active]
+    excluded = named_recipients(active, text, categories)
     wanted = set(roles)
-    excluded = {r.id for r in recipients if named_in(text, r)} if ("safeguarding" in categories or "criticism" in categories) else set()
-    for r in recipients:
-        if r.id in excluded and set(r.roles) & {"dsl", "manager", "deputy"}:
-            wanted |= {"dsl", "manager", "owner"}
-    return [r for r in recipients if r.active and r.id not in excluded and wanted & set(r.roles)]
+    for r in active:
+        if r.id not in excluded:
+            continue
+        if {"dsl", "deputy"} & set(r.roles):
+            wanted |= {"manager", "owner"}
+        if "manager" in r.roles:
+            wanted |= {"dsl", "owner"}
+    chosen = [r for r in active if r.id not in excluded and wanted & set(r.roles)]
+    if chosen or not roles:
+        return chosen
+    for role in FALLBACK_ROLES:
+        chosen = [r for r in active if r.id not in excluded and role in r.roles]
+        if chosen:
+            return chosen
+    return []
 
 
-def alert_context(env: AlertEnv, alert: Alert, item: Item, recipient: Recipient, step: int = 0) -> dict:
+def routed_roles(env: AlertEnv, platform: str, findings: Iterable[tuple[str, str]]) -> tuple[set[str], set[str]]:
+    """(immediate roles, digest-only roles) for an item's (category, severity) findings."""
+    immediate: set[str] = set()
+    digest: set[str] = set()
+    for category, severity in findings:
+        for d in route(env.routes, Subject(category, severity, platform)):
+            (immediate if d.when == "immediate" else digest).update(d.roles)
+    return immediate, digest - immediate
+
+
+def _alert_findings(alert: Alert) -> list[tuple[str, str]]:
+    return [(f.category, f.severity) for f in alert.item.findings if f.alerting and f.category in alert.categories]
+
+
+def told_ids(session: Session, alert_id: int) -> set[int]:
+    """Recipients already emailed about this alert (first email, reminders, escalations)."""
+    return set(
+        session.scalars(
+            select(OutboxMessage.recipient_id).where(
+                OutboxMessage.alert_id == alert_id, OutboxMessage.kind.in_(ALERTING_KINDS)
+            )
+        )
+    ) - {None}
+
+
+def audience(session: Session, env: AlertEnv, alert: Alert) -> list[Recipient]:
+    """Everyone who should see this alert: routed (at once or in the digest) or already told."""
+    recipients = list(session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id)))
+    immediate, digest = routed_roles(env, alert.item.platform, _alert_findings(alert))
+    chosen = {r.id for r in choose_recipients(recipients, immediate | digest, alert.item.text, alert.categories)}
+    chosen |= told_ids(session, alert.id)
+    return [r for r in recipients if r.id in chosen and r.active]
+
+
+def alert_context(
+    env: AlertEnv, alert: Alert, item: Item, recipient: Recipient, step: int = 0, kind: str = "alert",
+    staff_named: bool = False,
+) -> dict:
     evidence = [e for f in item.findings if f.alerting for e in f.evidence]
     return {
         "categories": alert.categories,
         "platform": item.platform,
         "posted_local": item.created_at.astimezone(env.timezone).strftime("%a %d %b %Y, %H:%M"),
         "author": item.author_name,
-        "permalink": item.permalink,
+        "permalink": safe_url(item.permalink),
         "segments": highlight(item.text, evidence),
         "reasons": alert_reasons(item),
         "ack_url": env.signer.url("ack", alert.id, recipient.id),
         "roles": " and ".join(ROLE_NAMES.get(r, r) for r in recipient.roles),
         "setting_name": env.setting_name,
         "step": step,
+        "kind": kind,
+        "waited": _waited(alert, env),
+        "staff_named": staff_named and "safeguarding" in alert.categories,
     }
+
+
+def staff_named(session: Session, env: AlertEnv, item: Item, categories: list[str]) -> bool:
+    """True when the comment names a member of staff (a recipient, or a finding says so)."""
+    if any("staff" in str(e.get("reason", "")).lower() for f in item.findings if f.alerting for e in f.evidence):
+        return True
+    recipients = session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id))
+    return bool(named_recipients(recipients, item.text, categories))
+
+
+def _waited(alert: Alert, env: AlertEnv) -> str:
+    after = env.safeguarding_after if "safeguarding" in (alert.categories or []) else env.other_after
+    minutes = after * max(alert.escalation_step, 1) // 60
+    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
 
 
 def alert_reasons(item: Item) -> list[str]:
@@ -103,9 +187,11 @@ def alert_reasons(item: Item) -> list[str]:
 def queue_alert_email(
     session: Session, env: AlertEnv, alert: Alert, recipient: Recipient, now: datetime, *, kind: str = "alert", step: int = 0
 ) -> bool:
+    """Queue one alert email. Step 0 carries the alert's Message-ID; later ones thread under it."""
     msg = build_message(
         kind="alert",
-        context=alert_context(env, alert, alert.item, recipient, step),
+        context=alert_context(env, alert, alert.item, recipient, step, kind,
+                              staff_named=staff_named(session, env, alert.item, alert.categories)),
         from_addr=env.from_addr,
         to_addr=recipient.email,
         message_id=alert.message_id if step == 0 else None,
@@ -125,18 +211,20 @@ def queue_alert_email(
 
 
 def create_alert(session: Session, env: AlertEnv, item: Item, classification: Classification, now: datetime) -> Alert | None:
-    """One alert per item with all its categories; emails queued per routing."""
+    """One alert per item with all its categories; emails queued per routing.
+
+    Idempotent: an item that already has an alert gets it back, with no new emails.
+    """
     categories = [c for c in CATEGORIES if c in classification.labels]
     if not categories:
         return None
+    existing = session.scalar(select(Alert).where(Alert.item_id == item.id))
+    if existing is not None:
+        return existing
     severity = classification.severity or "medium"
-    immediate: set[str] = set()
-    digest: set[str] = set()
-    for f in classification.findings:
-        if f.category not in categories:
-            continue
-        for d in route(env.routes, Subject(f.category, f.severity, item.platform)):
-            (immediate if d.when == "immediate" else digest).update(d.roles)
+    immediate, _digest = routed_roles(
+        env, item.platform, [(f.category, f.severity) for f in classification.findings if f.category in categories]
+    )
     alert = Alert(
         setting_id=env.setting_id,
         item_id=item.id,
@@ -145,7 +233,8 @@ def create_alert(session: Session, env: AlertEnv, item: Item, classification: Cl
         delivery="immediate" if immediate else "digest",
         state="open",
         created_at=now,
-        message_id=f"<alert-{item.id}.{env.setting_id}@{env.mail_domain}>",
+        escalation_step=0,
+        message_id=f"<alert-{item.id}.{secrets.token_hex(6)}@{env.mail_domain}>",
     )
     session.add(alert)
     session.flush()
@@ -157,4 +246,3 @@ def create_alert(session: Session, env: AlertEnv, item: Item, classification: Cl
         wait = env.safeguarding_after if "safeguarding" in categories else env.other_after
         alert.next_escalation_at = now + timedelta(seconds=wait)
     return alert
-

@@ -41,14 +41,16 @@ class SmtpTransport:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.host, self.port = host, port
         self.starttls, self.tls = starttls, tls
         self.username, self.password = username, password
         self.timeout = timeout
+        self.ssl_context = ssl_context  # None: the system's trusted CAs, hostname checked
 
     def send(self, raw: str, from_addr: str, to_addr: str) -> None:
-        context = ssl.create_default_context()
+        context = self.ssl_context or ssl.create_default_context()
         try:
             if self.tls:
                 conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
