@@ -1,0 +1,101 @@
+"""The daemon: a scheduler and the acknowledgement web server in one process.
+
+It is thin: jobs call the pipeline; durable state (cursors, alerts, outbox,
+escalations) lives in the database. Jobs never overlap (one lock), and on
+SIGTERM or Ctrl-C the job in progress finishes before the process stops.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timezone
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.pipeline import deliver, run_cycle
+from monitor.runtime import Runtime
+from monitor.types import CycleReport
+from monitor.web import WebDeps, create_app
+
+log = logging.getLogger(__name__)
+
+
+def make_web_server(rt: Runtime, host: str, port: int) -> uvicorn.Server:
+    app = create_app(WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def tick_seconds(rt: Runtime) -> int:
+    """How often to look for due accounts: the shortest poll interval, 10 s to 60 s."""
+    shortest = min((a.poll_every for a in rt.config.accounts), default=60)
+    return max(10, min(60, shortest))
+
+
+class Jobs:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.lock = asyncio.Lock()
+
+    async def cycle(self) -> CycleReport | None:
+        async with self.lock:
+            try:
+                return await run_cycle(self.rt, only_due=True)
+            except Exception:  # a crash mid-cycle is resumed by the next one
+                log.exception("cycle failed; the next cycle resumes from the committed state")
+                return None
+
+    async def deliver(self) -> None:
+        async with self.lock:
+            await asyncio.to_thread(deliver, self.rt, CycleReport())
+
+    async def escalate(self) -> None:
+        from alerts.escalation import run_escalations
+
+        async with self.lock:
+            await asyncio.to_thread(run_escalations, self.rt)
+
+    async def digest(self) -> None:
+        from alerts.digest import run_digest
+
+        async with self.lock:
+            await asyncio.to_thread(run_digest, self.rt)
+
+
+def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
+    sched = AsyncIOScheduler(timezone=timezone.utc)
+    common = dict(max_instances=1, coalesce=True, misfire_grace_time=None)
+    sched.add_job(jobs.cycle, "interval", seconds=tick_seconds(rt), id="cycle", next_run_time=rt.clock(), **common)
+    sched.add_job(jobs.deliver, "interval", seconds=30, id="deliver", **common)
+    sched.add_job(jobs.escalate, "interval", seconds=60, id="escalate", **common)
+    if rt.config.digest.enabled:
+        at = rt.config.digest.at
+        trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=rt.config.setting.tz)
+        sched.add_job(jobs.digest, trigger, id="digest", **common)
+    return sched
+
+
+async def serve(rt: Runtime, *, once: bool = False) -> int:
+    try:
+        if once:
+            report = await run_cycle(rt)
+            print(
+                f"cycle done: {report.fetched} fetched, {report.stored} new, {report.classified} classified, "
+                f"{report.alerts} alert(s), {report.sent} email(s) sent"
+                + (f"; accounts failing: {', '.join(report.failed_accounts)}" if report.failed_accounts else "")
+            )
+            return 0
+        jobs = Jobs(rt)
+        sched = schedule(rt, jobs)
+        server = make_web_server(rt, rt.config.web.host, rt.config.web.port)
+        sched.start()
+        log.info("nurserywatch running; pages on %s", rt.config.web.base_url)
+        await server.serve()  # returns on SIGINT / SIGTERM
+        sched.shutdown(wait=False)
+        async with jobs.lock:  # let the job in progress finish
+            pass
+        return 0
+    finally:
+        await rt.aclose()

@@ -1,0 +1,133 @@
+"""Shared fixtures: a database (SQLite always, PostgreSQL when configured),
+a real SMTP server on 127.0.0.1, a controllable clock, and configs."""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+
+from monitor.db import normalise_url, open_database
+from monitor.settings import config_from_dict
+
+PG_ENV = "NURSERYWATCH_TEST_DATABASE_URL"
+SECRET = "test-secret-key-0123456789abcdef"
+
+
+def _backends():
+    yield pytest.param("sqlite", id="sqlite")
+    yield pytest.param(
+        "postgresql", id="postgresql",
+        marks=pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} not set"),
+    )
+
+
+@pytest.fixture(params=list(_backends()))
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/nurserywatch.db"
+    url = os.environ[PG_ENV]
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:  # a clean schema for every test
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def sessions(db_url):
+    maker = open_database(db_url)
+    yield maker
+    maker.kw["bind"].dispose()
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch):
+    monkeypatch.setenv("NURSERYWATCH_SECRET_KEY", SECRET)
+    return SECRET
+
+
+class FakeClock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts mail, or answers with scripted SMTP codes first."""
+
+    messages: list[Received] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.script:
+            return self.script.pop(0)
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def base_settings(db_url: str, tmp_path, smtp_port: int | None = None) -> dict:
+    email = {"from": "nurserywatch@example.org", "outbox_dir": str(tmp_path / "outbox")}
+    if smtp_port:
+        email |= {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False}
+    return {
+        "setting": {"name": "Willowbrook Day Nursery", "aliases": ["Willowbrook"], "town": "Hadleigh"},
+        "roster": {"children": ["Amelia Hart", "Oliver Brown"], "staff": ["Sarah Jones"]},
+        "database": {"url": db_url},
+        "email": email,
+        "recipients": [
+            {"name": "Jo Manager", "email": "manager@example.org", "roles": ["manager", "admin"]},
+            {"name": "Sam Lead", "email": "dsl@example.org", "roles": ["dsl"]},
+        ],
+        "accounts": [{"platform": "demo", "id": "page-1", "options": {"per_cycle": 100}}],
+    }
+
+
+@pytest.fixture
+def make_config(db_url, tmp_path):
+    def make(smtp_port: int | None = None, **overrides):
+        data = base_settings(db_url, tmp_path, smtp_port)
+        data.update(overrides)
+        return config_from_dict(data, "test config")
+
+    return make

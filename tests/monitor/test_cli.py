@@ -1,0 +1,114 @@
+"""The command line: the classify contract, check-config, db upgrade, help."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from monitor import cli
+from monitor.db import current_revision, make_engine
+
+CONFIG = """
+[setting]
+name = "Willowbrook Day Nursery"
+aliases = ["Willowbrook"]
+[roster]
+children = ["Amelia Hart", "Oliver Brown"]
+staff = ["Sarah Jones"]
+"""
+
+
+@pytest.fixture
+def classify_config(tmp_path):
+    path = tmp_path / "classify.toml"
+    path.write_text(CONFIG)
+    return str(path)
+
+
+def run_cli(args, stdin: str = "", monkeypatch=None):
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    code = cli.main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_classify_writes_one_line_per_input_in_order(classify_config, monkeypatch):
+    lines = [
+        {"id": "a", "text": "Thank you for a lovely Christmas party!"},
+        {"id": "b", "text": "He came home with a bruise on his face and says the teacher hit him", "platform": "facebook"},
+        {"id": "c", "text": ""},
+    ]
+    code, out, _ = run_cli(["classify", "--config", classify_config],
+                           "\n".join(json.dumps(l) for l in lines) + "\n", monkeypatch)
+    results = [json.loads(l) for l in out.splitlines()]
+    assert code == 0
+    assert [r["id"] for r in results] == ["a", "b", "c"]
+    assert results[0]["labels"] == []
+    assert "safeguarding" in results[1]["labels"]
+    for r in results:
+        assert set(r["labels"]) <= {"safeguarding", "confidentiality", "criticism"}
+        for f in r["findings"]:
+            assert f["severity"] in ("low", "medium", "high") and 0 <= f["score"] <= 1
+            for e in f["evidence"]:
+                assert lines[[x["id"] for x in lines].index(r["id"])]["text"][e["start"]:e["end"]] == e["text"]
+                assert e["reason"]
+
+
+def test_classify_reports_a_malformed_line_and_carries_on(classify_config, monkeypatch):
+    stdin = "\n".join([
+        json.dumps({"id": "1", "text": "lovely day"}),
+        '{"id": "2", "text": "unterminated',
+        json.dumps({"id": 3, "text": "numeric id"}),
+        json.dumps({"id": "4"}),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"id": "6", "text": "see you tomorrow", "platform": "x"}),
+    ])
+    code, out, err = run_cli(["classify", "--config", classify_config], stdin, monkeypatch)
+    results = [json.loads(l) for l in out.splitlines()]
+    assert code == 1
+    assert [r.get("id") for r in results] == ["1", None, "3", "4", None, "6"]
+    assert [("error" in r) for r in results] == [False, True, True, True, True, False]
+    assert "not valid JSON" in results[1]["error"]
+    assert '"text" must be a string' in results[3]["error"]
+    assert "could not be read" in err
+
+
+def test_classify_needs_only_setting_and_roster(classify_config, monkeypatch):
+    code, out, _ = run_cli(["classify", "--config", classify_config], json.dumps({"id": "x", "text": "hi"}), monkeypatch)
+    assert code == 0 and json.loads(out)["id"] == "x"
+
+
+def test_check_config_names_what_is_missing_to_run(classify_config, monkeypatch):
+    code, _, err = run_cli(["check-config", "--config", classify_config], "", monkeypatch)
+    assert code == 1
+    assert "accounts: no [[accounts]] to watch" in err
+    assert "recipients: no [[recipients]] to alert" in err
+
+
+def test_check_config_exits_2_with_the_key_on_a_bad_file(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG + '\n[web]\nlisten = "nowhere"\n')
+    code, _, err = run_cli(["check-config", "--config", str(bad)], "", monkeypatch)
+    assert code == 2 and "web.listen" in err
+
+
+def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
+    path = tmp_path / "db.toml"
+    db = tmp_path / "x" / "nw.db"
+    path.write_text(CONFIG + f'\n[database]\nurl = "sqlite:///{db}"\n')
+    code, out, _ = run_cli(["db", "upgrade", "--config", str(path)], "", monkeypatch)
+    assert code == 0 and "revision" in out
+    assert current_revision(make_engine(f"sqlite:///{db}")) is not None
+
+
+@pytest.mark.parametrize("command", [["run"], ["demo"], ["classify"], ["digest"], ["check-config"], ["db", "upgrade"],
+                                     ["alerts"], ["accounts"], ["train"], ["evaluate"]])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "monitor", *command, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "usage: nurserywatch" in result.stdout
