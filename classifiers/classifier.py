@@ -1,0 +1,224 @@
+"""The classifier: parse once, run the detectors, post-process in a fixed order.
+
+Post-processing order (documented in docs/classifier.md):
+  1. detect   every detector reads the same Analysis and returns raw hits
+  2. context  negation, hypotheticals, benign events lower hit scores (context.py)
+  3. merge    per label, the best hit of each rule combine by noisy-or -> rule score
+  4. model    the trained textcat_multilabel gives a probability per label
+  5. combine  rule score and model probability -> one score per label (combiner.json)
+  6. threshold  labels whose score reaches the label's threshold are raised
+  7. review   non-English or too-short comments with no label are marked for a human
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from monitor.settings import RosterConfig, SettingConfig
+from monitor.types import CATEGORIES, Classification, Evidence, Finding
+
+from .context import ContextRules
+from .detectors.base import Analysis, Hit
+from .detectors.confidentiality import SensitiveLinkDetector
+from .detectors.criticism import RatingDetector
+from .detectors.names import NameFinder
+from .detectors.pii import PiiDetector
+from .detectors.rules import LexiconDetector
+from .language import LanguageGuesser
+from .lexicon import word_classes
+from .combine import Combiner
+
+MODEL_DIR = Path(__file__).parent / "model"
+MIN_EVIDENCE = 0.15  # hits below this after context are not shown as evidence
+
+
+def make_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
+    """The shipped pipeline (tokenizer + sentencizer + textcat) or, without one, a blank English one."""
+    if model_dir is not None and (Path(model_dir) / "config.cfg").exists():
+        return spacy.load(model_dir)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+class Classifier:
+    """Judges comments for safeguarding, confidentiality and criticism.
+
+    Build it once per process with `build_classifier`; `classify` and
+    `classify_batch` are then cheap and thread-compatible for reading.
+    """
+
+    def __init__(self, setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
+                 use_model: bool = True):
+        self.nlp = make_nlp(model_dir if use_model else None)
+        self.has_model = "textcat_multilabel" in self.nlp.pipe_names
+        if "sentencizer" not in self.nlp.pipe_names:
+            self.nlp.add_pipe("sentencizer", first=True)
+        self.names = NameFinder(self.nlp, setting, roster)
+        classes = word_classes({
+            "child": sorted(self.names.child_first),
+            "staff": sorted(self.names.staff_words),
+        })
+        self.language = LanguageGuesser()
+        self.context = ContextRules(self.nlp, classes)
+        self.detectors = [
+            LexiconDetector("safeguarding_rules", "safeguarding.toml", self.nlp, classes),
+            LexiconDetector("criticism_rules", "criticism.toml", self.nlp, classes),
+            PiiDetector(setting),
+            self.names,
+            SensitiveLinkDetector(self.nlp, classes),
+            RatingDetector(),
+        ]
+        self.foreign = LexiconDetector("foreign_rules", "foreign.toml", self.nlp, classes)
+        combiner_path = Path(model_dir) / "combiner.json" if model_dir else None
+        self.combiner = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
+
+    # -- public API ---------------------------------------------------------
+    def classify(self, text: str, platform: str | None = None, rating: int | None = None) -> Classification:
+        doc = self.nlp(text or "")
+        return self._judge(doc, text or "", platform, rating)
+
+    def classify_batch(self, items: Sequence[tuple]) -> list[Classification]:
+        """`items` are (text, platform) or (text, platform, rating) tuples."""
+        texts = [(it[0] or "") for it in items]
+        out = []
+        for doc, it, text in zip(self.nlp.pipe(texts, batch_size=256), items, texts):
+            rating = it[2] if len(it) > 2 else None
+            out.append(self._judge(doc, text, it[1] if len(it) > 1 else None, rating))
+        return out
+
+    # -- the fixed order ----------------------------------------------------
+    def analyse(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> tuple[Analysis, list[Hit]]:
+        a = Analysis(text=text, doc=doc, platform=platform, rating=rating)
+        a.sent_ids = _sentence_ids(doc)
+        a.lang = self.language.guess(doc)
+        a.mentions = self.names.find(doc)
+        hits: list[Hit] = []
+        for det in self.detectors:  # 1. detect
+            hits.extend(det.detect(a))
+        if a.lang not in ("en", "und"):
+            hits.extend(self.foreign.detect(a))
+        self.context.apply(a, hits)  # 2. context
+        return a, hits
+
+    def rule_scores(self, hits: list[Hit]) -> dict[str, float]:
+        """3. merge: noisy-or over the best hit of each rule, per label."""
+        best: dict[tuple[str, str], float] = {}
+        for h in hits:
+            key = (h.label, h.rule)
+            best[key] = max(best.get(key, 0.0), h.value)
+        scores = {c: 0.0 for c in CATEGORIES}
+        for (label, _rule), v in best.items():
+            scores[label] = 1 - (1 - scores[label]) * (1 - v)
+        return scores
+
+    def _judge(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> Classification:
+        a, hits = self.analyse(doc, text, platform, rating)
+        rules = self.rule_scores(hits)
+        model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model else None  # 4. model
+        labels, findings = [], []
+        for cat in CATEGORIES:
+            score = self.combiner.score(cat, rules[cat], model[cat] if model else None)  # 5. combine
+            if score < self.combiner.threshold(cat):  # 6. threshold
+                continue
+            labels.append(cat)
+            findings.append(self._finding(a, cat, score, rules[cat], model[cat] if model else None, hits))
+        needs_review, note = False, None
+        if not labels:  # 7. review
+            if a.lang not in ("en", "und"):
+                needs_review = True
+                note = f"written in {self.language.names.get(a.lang, a.lang)}; no concern found by keywords or model, a human should read it"
+            elif self.language.too_short(doc):
+                needs_review = True
+                note = "too short to judge"
+        elif a.lang not in ("en", "und"):
+            needs_review = True
+            note = f"written in {self.language.names.get(a.lang, a.lang)}; judged by keywords and model only"
+        return Classification(tuple(labels), tuple(findings), needs_review, note)
+
+    def _finding(self, a: Analysis, cat: str, score: float, rule_score: float, model_p: float | None,
+                 hits: list[Hit]) -> Finding:
+        mine = sorted((h for h in hits if h.label == cat and h.value >= MIN_EVIDENCE), key=lambda h: -h.value)
+        evidence: list[Evidence] = []
+        seen: set[tuple[int, int]] = set()  # merge: a span inside a shown one is dropped
+        for h in mine:
+            spans = [(h.start_char, h.end_char, _reason(h))] + [(s, e, r) for s, e, r in h.also]
+            for s, e, reason in spans:
+                if any(a <= s and e <= b for a, b in seen):
+                    continue  # merged into a longer span already shown
+                seen.add((s, e))
+                evidence.append(Evidence(s, e, a.text[s:e], reason))
+        detectors = sorted({h.detector for h in mine})
+        if model_p is not None and (not mine or model_p >= 0.5):
+            detectors.append("model")
+            if not mine:
+                evidence.extend(self._model_evidence(a, cat, model_p))
+        severity = _severity(cat, score, mine, a)
+        return Finding(cat, severity, min(1.0, score), tuple(evidence), "+".join(detectors) or "model")
+
+    def _model_evidence(self, a: Analysis, cat: str, base: float) -> list[Evidence]:
+        """Which words the model leaned on: drop each word, see how far the score falls."""
+        doc = a.doc
+        textcat = self.nlp.get_pipe("textcat_multilabel")
+        cands = [t for t in doc if not t.is_punct and not t.is_space][:60]
+        if not cands:
+            return []
+        words = [t.text for t in doc]
+        variants = []
+        for t in cands:
+            w = words[: t.i] + words[t.i + 1:]
+            variants.append(Doc(self.nlp.vocab, words=w or [""]))
+        drops = []
+        for t, d in zip(cands, textcat.pipe(variants)):
+            drops.append((base - d.cats.get(cat, 0.0), t))
+        drops.sort(key=lambda x: -x[0])
+        out = []
+        for delta, t in drops[:3]:
+            if delta <= 0.02:
+                break
+            out.append(Evidence(t.idx, t.idx + len(t.text), t.text,
+                                f"model: textcat_multilabel {cat} {base:.2f}; without this word {base - delta:.2f}"))
+        if not out:
+            out.append(Evidence(0, len(a.text), a.text, f"model: textcat_multilabel {cat} {base:.2f} (whole comment)"))
+        return out
+
+
+def _reason(h: Hit) -> str:
+    text = f"{h.detector}.{h.rule}: {h.note}; score {h.score:.2f}"
+    if h.cues:
+        text += f" -> {h.value:.2f} ({', '.join(h.cues)})"
+    return text
+
+
+def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:
+    if cat == "safeguarding":
+        strong = any(h.severity == "high" and h.value >= 0.5 for h in hits)
+        return "high" if strong or score >= 0.7 else "medium"
+    if cat == "confidentiality":
+        if any(h.detector == "pii" and h.rule in ("street_address", "lives_at", "date_of_birth", "nhs_number", "uk_mobile")
+               for h in hits) or sum(1 for h in hits if h.value >= 0.5) >= 2:
+            return "high"
+        return "medium"
+    if (a.rating is not None and a.rating <= 2) or score >= 0.85:
+        return "medium"
+    return "low"
+
+
+def _sentence_ids(doc: Doc) -> list[int]:
+    ids = [0] * len(doc)
+    sid = 0
+    for t in doc:
+        if t.is_sent_start and t.i > 0:
+            sid += 1
+        ids[t.i] = sid
+    return ids
+
+
+def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR) -> Classifier:
+    """Build once per process: loads the shipped model from the package (no downloads)."""
+    return Classifier(setting, roster, model_dir=model_dir)

@@ -1,0 +1,81 @@
+"""Context: lower a hit's score when the words around it say it is not a concern.
+
+Order (fixed): negation, hypothetical, benign events. Each step multiplies the
+score by the factor in context.toml and records the cue, so the evidence shows
+"0.75 -> 0.08 (negation 'no')". Data: lexicons/context.toml.
+"""
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.matcher import Matcher
+
+from .detectors.base import Analysis, Hit
+from .lexicon import PatternCompiler, load_toml
+
+
+class ContextRules:
+    def __init__(self, nlp: Language, classes: dict[str, list[str]]):
+        data = load_toml("context.toml")
+        compiler = PatternCompiler(nlp, classes)
+        neg = data["negation"]
+        self.neg_factor = float(neg["factor"])
+        self.neg_window = int(neg["window"])
+        self.neg_cues = {compiler.norms(c)[-1] for c in neg["cues"]} | {"not"}
+        self.neg_breakers = {n for b in neg["breakers"] for n in compiler.norms(b)}
+
+        hyp = data["hypothetical"]
+        self.hyp_factor = float(hyp["factor"])
+        self.hyp_labels = set(hyp["labels"])
+        self.hyp = Matcher(nlp.vocab)
+        self.hyp.add("hyp", [compiler.compile(c) for c in hyp["cues"]])
+
+        self.benign = {b["id"]: b for b in data["benign"]}
+        self.benign_matcher = Matcher(nlp.vocab)
+        for b in data["benign"]:
+            self.benign_matcher.add(b["id"], [compiler.compile(p) for p in b["patterns"]])
+        self._strings = nlp.vocab.strings
+
+    def apply(self, analysis: Analysis, hits: list[Hit]) -> list[str]:
+        """Adjust `hits` in place; return the ids of benign contexts found."""
+        if not hits:
+            return []
+        doc = analysis.doc
+        hyp_starts = sorted({s for _, s, _ in self.hyp(doc)})
+        benign_found: dict[str, tuple[int, int]] = {}
+        for mid, s, e in self.benign_matcher(doc):
+            benign_found.setdefault(self._strings[mid], (s, e))
+        for h in hits:
+            h.final = h.score
+            if h.detector == "pii":
+                continue  # a phone number is a phone number, whatever surrounds it
+            self._negation(doc, h)
+            if h.label in self.hyp_labels:
+                sent = analysis.sent_of(h.start_tok)
+                for s in hyp_starts:
+                    if s < h.start_tok and analysis.sent_of(s) == sent:
+                        h.final *= self.hyp_factor
+                        h.cues.append(f"hypothetical '{doc[s].text}'")
+                        break
+            for bid, (s, e) in benign_found.items():
+                b = self.benign[bid]
+                if h.label not in b["labels"]:
+                    continue
+                if "rules" in b and h.rule not in b["rules"]:
+                    continue
+                if h.rule in b.get("exempt_rules", ()):
+                    continue
+                h.final *= float(b["factor"])
+                h.cues.append(f"{bid} '{doc[s:e].text}'")
+        return list(benign_found)
+
+    def _negation(self, doc, h: Hit) -> None:
+        lo = max(0, h.start_tok - self.neg_window)
+        # a negation inside the match itself ("not fed") is part of the pattern
+        for i in range(h.start_tok - 1, lo - 1, -1):
+            norm = doc[i].norm_
+            if norm in self.neg_breakers or doc[i].is_punct:
+                return
+            if norm in self.neg_cues:
+                h.final *= self.neg_factor
+                h.cues.append(f"negation '{doc[i].text}'")
+                return

@@ -1,0 +1,1 @@
+"""Small, self-explaining detectors that all read the same parsed comment."""

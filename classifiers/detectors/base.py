@@ -1,0 +1,91 @@
+"""What every detector reads and returns.
+
+The classifier parses each comment once into an `Analysis` (the spaCy `Doc`
+plus facts several detectors share: name mentions, language, rating). A
+detector is small: a name, the labels it can emit, and `detect(analysis)`
+returning `Hit`s - raw matches with a score *before* context. The classifier
+then applies context and thresholds in one fixed order (see classifier.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from spacy.tokens import Doc
+
+
+@dataclass
+class Hit:
+    """One rule match: which detector and rule, where, and how sure (before context)."""
+
+    detector: str
+    rule: str
+    label: str
+    start_char: int
+    end_char: int
+    score: float
+    severity: str = "medium"
+    note: str = ""
+    start_tok: int = 0
+    end_tok: int = 0
+    also: list[tuple[int, int, str]] = field(default_factory=list)  # extra evidence spans
+    # set by context handling
+    final: float | None = None
+    cues: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return self.score if self.final is None else self.final
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person (or room/setting) named in the text."""
+
+    start: int  # token index
+    end: int
+    kind: str  # child | staff | parent | person | room | setting
+    full: bool  # first and last name
+    source: str  # roster | nickname | title | intro | list
+    start_char: int = 0
+    end_char: int = 0
+
+
+@dataclass
+class Analysis:
+    text: str
+    doc: Doc
+    platform: str | None = None
+    rating: int | None = None
+    mentions: list[Mention] = field(default_factory=list)
+    lang: str = "en"
+    sent_ids: list[int] = field(default_factory=list)
+
+    def sent_of(self, token_index: int) -> int:
+        if not self.sent_ids:
+            return 0
+        return self.sent_ids[min(token_index, len(self.sent_ids) - 1)]
+
+
+class Detector(Protocol):
+    name: str
+    labels: tuple[str, ...]
+
+    def detect(self, analysis: Analysis) -> list[Hit]: ...
+
+
+def hit_from_span(detector: str, rule, doc: Doc, start: int, end: int, score: float | None = None,
+                  label: str | None = None) -> Hit:
+    span = doc[start:end]
+    return Hit(
+        detector=detector,
+        rule=rule.id,
+        label=label or rule.label,
+        start_char=span.start_char,
+        end_char=span.end_char,
+        score=rule.score if score is None else score,
+        severity=rule.severity,
+        note=rule.note,
+        start_tok=start,
+        end_tok=end,
+    )

@@ -1,0 +1,65 @@
+"""Personal details linked to an identifiable person.
+
+A sensitive topic (health, SEND, behaviour, family circumstances, an allegation
+against staff; confidentiality.toml) becomes a finding when a named person is
+near it: same sentence and at most `WINDOW` words apart. Health and SEND
+details about an unnamed child ("my son has autism") score lower.
+"""
+from __future__ import annotations
+
+from spacy.language import Language
+
+from ..lexicon import build_matcher, load_rules
+from .base import Analysis, Hit, Mention, hit_from_span
+
+WINDOW = 14
+_ABOUT = {
+    "child": {"child", "person"},
+    "staff": {"staff", "person"},
+    "any": {"child", "staff", "parent", "person"},
+}
+
+
+class SensitiveLinkDetector:
+    name = "personal_details"
+    labels = ("confidentiality",)
+
+    def __init__(self, nlp: Language, classes: dict[str, list[str]]):
+        self.rules = {r.id: r for r in load_rules("confidentiality.toml")}
+        self.matcher = build_matcher(nlp, list(self.rules.values()), classes)
+        self._ids = {nlp.vocab.strings[rid]: rid for rid in self.rules}
+        self.child_words = {w.lower() for w in classes.get("my_child", [])}
+
+    def _nearest(self, a: Analysis, start: int, end: int, kinds: set[str]) -> Mention | None:
+        best, best_d = None, WINDOW + 1
+        sent = a.sent_of(start)
+        for m in a.mentions:
+            if m.kind not in kinds:
+                continue
+            d = max(m.start - end, start - m.end, 0)
+            if d <= WINDOW and d < best_d and (a.sent_of(m.start) == sent or d <= 4):
+                best, best_d = m, d
+        return best
+
+    def _child_ref(self, a: Analysis, start: int) -> bool:
+        doc = a.doc
+        lo = max(0, start - WINDOW)
+        return any(t.lower_ in self.child_words for t in doc[lo:start + 3])
+
+    def detect(self, analysis: Analysis) -> list[Hit]:
+        doc = analysis.doc
+        hits: list[Hit] = []
+        named = [m for m in analysis.mentions if m.kind not in ("room", "setting")]
+        for match_id, start, end in self.matcher(doc):
+            rule = self.rules[self._ids[match_id]]
+            kinds = _ABOUT[rule.extra.get("about", "any")]
+            who = self._nearest(analysis, start, end, kinds) if named else None
+            if who is not None:
+                score = rule.score if who.source != "list" else rule.score * 0.85
+                hit = hit_from_span(self.name, rule, doc, start, end, score)
+                hit.note = f"{rule.note}, linked to a named {who.kind}"
+                hit.also.append((who.start_char, who.end_char, f"{who.kind} name ({who.source})"))
+                hits.append(hit)
+            elif rule.extra.get("unnamed_score", 0) and self._child_ref(analysis, start):
+                hits.append(hit_from_span(self.name, rule, doc, start, end, float(rule.extra["unnamed_score"])))
+        return hits

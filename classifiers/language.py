@@ -1,0 +1,55 @@
+"""A cheap language guess (marker letters and words; lexicons/language.toml).
+
+Good enough to say "this is probably Polish, a human should read it"; not a
+general language identifier.
+"""
+from __future__ import annotations
+
+import re
+
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc
+
+from .lexicon import load_toml
+
+_EN_STOP = frozenset(STOP_WORDS) - {"a", "i", "to", "na", "do", "on", "ma", "ca"}
+
+
+class LanguageGuesser:
+    def __init__(self) -> None:
+        data = load_toml("language.toml")
+        self.langs = []
+        for code, spec in data["languages"].items():
+            script = re.compile(f"[{spec['script']}]") if "script" in spec else None
+            self.langs.append((code, spec["name"], set(spec.get("letters", "")), set(spec["words"]), script))
+        self.names = {code: name for code, name, *_ in self.langs}
+        short = data["short"]
+        self.short_max = int(short["max_words"])
+        self.short_benign = set(short["benign"])
+
+    def guess(self, doc: Doc) -> str:
+        """'en', 'pl', 'ro', 'ur' or 'und' (no words to judge)."""
+        words = [t.lower_ for t in doc if t.is_alpha]
+        if not words:
+            return "und"
+        en = sum(w in _EN_STOP for w in words)
+        text = doc.text.lower()
+        best, best_score = "en", en * 1.0
+        for code, _name, letters, markers, script in self.langs:
+            score = sum(w in markers for w in words) * 1.0
+            if letters:
+                score += 1.5 * sum(c in letters for c in text)
+            if script is not None and script.search(text):
+                score += 5 * len(words)
+            if score > best_score:
+                best, best_score = code, score
+        if best != "en" and best_score < 2:
+            return "en"
+        return best
+
+    def too_short(self, doc: Doc) -> bool:
+        """At most `max_words` words (emoji count) and none of them plainly benign."""
+        toks = [t for t in doc if not t.is_punct and not t.is_space]
+        if len(toks) > self.short_max:
+            return False
+        return not any(t.lower_ in self.short_benign or t.text in self.short_benign for t in toks) or not toks

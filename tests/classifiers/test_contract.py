@@ -1,0 +1,55 @@
+"""The classify contract the rest of nurserywatch relies on."""
+from monitor.types import CATEGORIES, Classification
+
+
+def test_classify_returns_a_classification_with_known_labels(clf):
+    result = clf.classify("Miss Sarah shouted at my son and grabbed him by the arm. Disgusting!")
+    assert isinstance(result, Classification)
+    assert set(result.labels) <= set(CATEGORIES)
+    assert "safeguarding" in result.labels
+
+
+def test_evidence_offsets_point_into_the_original_text(clf):
+    text = "Honestly?? Oliver came home with a BRUISE on his arm and nobody told me 😡"
+    result = clf.classify(text)
+    assert result.findings
+    for finding in result.findings:
+        for ev in finding.evidence:
+            assert text[ev.start:ev.end] == ev.text
+
+
+def test_safeguarding_findings_are_high_severity(clf):
+    result = clf.classify("my daughter said her keyworker smacked her")
+    sg = [f for f in result.findings if f.category == "safeguarding"]
+    assert sg and sg[0].severity == "high"
+
+
+def test_batch_matches_single_calls(clf):
+    texts = ["Lovely day at the farm!", "Oliver's bruise was never explained", "Call me on 07700 900123"]
+    batch = clf.classify_batch([(t, "facebook") for t in texts])
+    singles = [clf.classify(t, "facebook") for t in texts]
+    assert [b.labels for b in batch] == [s.labels for s in singles]
+
+
+def test_batch_accepts_a_rating(clf):
+    [result] = clf.classify_batch([("Would not go back.", "google", 1)])
+    assert "criticism" in result.labels
+
+
+def test_empty_and_emoji_only_text_is_marked_for_review_not_dropped(clf):
+    for text in ["", "😡", "??"]:
+        result = clf.classify(text)
+        assert result.needs_review and result.note
+
+
+def test_other_languages_are_judged_and_marked_for_a_human(clf):
+    result = clf.classify("Mój syn wrócił do domu z siniakami na rękach i nikt nic nie powiedział")
+    assert result.needs_review
+    assert "Polish" in (result.note or "")
+
+
+def test_to_json_is_serialisable(clf):
+    import json
+
+    result = clf.classify("Amelia Hart has autism")
+    json.dumps(result.to_json("abc"))
