@@ -13,12 +13,20 @@ import httpx
 
 from connectors.base import Connector
 from connectors.demo import DemoConnector
+from connectors.facebook import FacebookConnector
+from connectors.google import GoogleConnector
+from connectors.instagram import InstagramConnector
+from connectors.x import XConnector
 from monitor.settings import AccountConfig
 
 Factory = Callable[[AccountConfig, "str | None", httpx.AsyncClient, Callable[[], datetime]], Connector]
 
 REGISTRY: dict[str, Factory] = {
     "demo": lambda acc, token, client, clock: DemoConnector(acc, clock=clock),
+    "facebook": FacebookConnector,
+    "instagram": InstagramConnector,
+    "x": XConnector,
+    "google": GoogleConnector,
 }
 
 

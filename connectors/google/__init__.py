@@ -1,0 +1,3 @@
+from connectors.google.connector import GoogleConnector
+
+__all__ = ["GoogleConnector"]

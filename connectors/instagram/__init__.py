@@ -1,0 +1,3 @@
+from connectors.instagram.connector import InstagramConnector
+
+__all__ = ["InstagramConnector"]

@@ -1,0 +1,213 @@
+"""Instagram business account (Graph API): recent media, comments, replies, tags.
+
+Comments have no timestamp filter and come newest first, 50 a page, with
+replies via the `replies{...}` expansion. So a media's comments are read
+only when its `comments_count` moved since the last look, and the walk stops
+at the watermark once it has found as many new comments as the count grew.
+Because a new reply can hang under an old top-level comment, each media is
+also rescanned in full now and then: hourly while it is a day old, daily once
+it is a month old (age / 24, between 15 minutes and a day).
+
+Cursors:
+  ("media", "")          {"seen": {media id: iso}}   media already stored, pruned to the window
+  ("comments", media id) watermark + {"count": n, "checked": iso}
+  ("tags", "")           watermark of media the account is tagged in
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import AsyncIterator, Callable, Mapping
+
+import httpx
+
+from connectors.base import (
+    AuthFailed,
+    Batch,
+    ConnectorError,
+    CursorKey,
+    HideRefused,
+    Misconfigured,
+    PermissionMissing,
+    RateLimited,
+)
+from connectors.http import Http, Pager, RetryPolicy, Sleep, iso, parse_time, rebase
+from connectors.instagram.parse import comment_item, media_item, next_link
+from connectors.meta import MetaPacer, classify_graph
+from connectors.watermark import Watermark
+from monitor.settings import AccountConfig
+from monitor.types import FetchedItem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE = "https://graph.facebook.com/v21.0"
+MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,username,media_product_type"
+REPLY_FIELDS = "id,text,timestamp,username,from{id,username},hidden,parent_id"
+COMMENT_FIELDS = f"{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}"
+MEDIA: CursorKey = ("media", "")
+TAGS: CursorKey = ("tags", "")
+
+
+def recheck_every(age: timedelta) -> timedelta:
+    return min(timedelta(days=1), max(timedelta(minutes=15), age / 24))
+
+
+class InstagramConnector:
+    platform = "instagram"
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        token: str,
+        client: httpx.AsyncClient,
+        clock: Callable[[], datetime],
+        *,
+        sleep: Sleep = asyncio.sleep,
+        policy: RetryPolicy = RetryPolicy(),
+    ):
+        self.account = account
+        self.clock = clock
+        self.base = (account.api_base or DEFAULT_BASE).rstrip("/")
+        opts = account.options
+        self.user_id = str(opts.get("ig_user_id", account.id))
+        self.window = timedelta(days=int(opts.get("trailing_days", 90)))
+        self.tags = bool(opts.get("tags", True))
+        self.http = Http(
+            client,
+            base=self.base,
+            classify=lambda r: classify_graph(r, clock, permission="instagram_manage_comments"),
+            headers={"Authorization": f"Bearer {token}"},
+            pacer=MetaPacer(clock, sleep),
+            policy=policy,
+            sleep=sleep,
+        )
+
+    async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
+        now = self.clock()
+        since = now - self.window
+        seen = {k: v for k, v in (cursors.get(MEDIA, {}).get("seen") or {}).items() if (parse_time(v) or now) >= since}
+        pager = Pager("instagram media")
+        url: str | None = f"{self.user_id}/media"
+        params: dict | None = {"fields": MEDIA_FIELDS, "limit": 25, "since": int(since.timestamp())}
+        while url:
+            page = await self.http.request("GET", url, params)
+            data = page.body.get("data") or []
+            for media in data:
+                async for batch in self._media(media, cursors, seen, now):
+                    yield batch
+            nxt = next_link(page.body)
+            url = pager.advance(nxt, not data) and rebase(nxt, self.base)
+            params = None
+        if self.tags:
+            async for batch in self._tags(cursors):
+                yield batch
+
+    async def _media(self, media: dict, cursors: Mapping[CursorKey, dict], seen: dict, now: datetime) -> AsyncIterator[Batch]:
+        item = media_item(media)
+        if item is None:
+            return
+        mid = item.external_id
+        pending: list[FetchedItem] = [] if mid in seen else [item]
+        out: dict[CursorKey, dict] = {}
+        if mid not in seen:
+            seen[mid] = iso(item.created_at)
+            out[MEDIA] = {"seen": dict(seen)}
+        key: CursorKey = ("comments", mid)
+        cur = cursors.get(key) or {}
+        count = int(media.get("comments_count") or 0)
+        prev = cur.get("count")
+        checked = parse_time(cur.get("checked"))
+        due = checked is None or now - checked >= recheck_every(now - item.created_at)
+        if count and (prev != count or due):
+            mark = Watermark.load(cur)
+            full = prev is None or due
+            found = await self._comments(mid, mark, full, count - (prev or 0), pending)
+            out[key] = {**mark.advanced(found).dump(), "count": count, "checked": iso(now)}
+        elif prev != count:
+            out[key] = {**cur, "count": count, "checked": iso(now)}
+        if pending or out:
+            yield Batch(items=pending, cursors=out)
+
+    async def _comments(self, mid: str, mark: Watermark, full: bool, grew: int, pending: list) -> list:
+        """Walk a media's comments newest first; append new ones to `pending`."""
+        found: list[tuple[str, datetime]] = []
+
+        def take(it: FetchedItem | None) -> None:
+            if it is not None and mark.is_new(it.external_id, it.created_at):
+                pending.append(it)
+                found.append((it.external_id, it.created_at))
+
+        pager = Pager("instagram comments")
+        url: str | None = f"{mid}/comments"
+        params: dict | None = {"fields": COMMENT_FIELDS, "limit": 50}
+        while url:
+            body = (await self.http.request("GET", url, params)).body
+            data = body.get("data") or []
+            oldest = None
+            for raw in data:
+                top = comment_item(raw, mid)
+                take(top)
+                if top is None:
+                    continue
+                oldest = top.created_at
+                replies = raw.get("replies") or {}
+                rpager = Pager("instagram replies")
+                while True:
+                    for r in replies.get("data") or []:
+                        take(comment_item(r, mid, parent=top.external_id))
+                    rnext = rpager.advance(next_link(replies), not replies.get("data"))
+                    if not rnext:
+                        break
+                    replies = (await self.http.request("GET", rebase(rnext, self.base))).body
+            nxt = next_link(body)
+            if not full and len(found) >= grew and oldest is not None and mark.is_older(oldest):
+                break
+            url = pager.advance(nxt, not data) and rebase(nxt, self.base)
+            params = None
+        return found
+
+    async def _tags(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
+        """Media other accounts tagged this one in, newest first, down to the watermark."""
+        mark = Watermark.load(cursors.get(TAGS))
+        pending: list[FetchedItem] = []
+        pager = Pager("instagram tags")
+        url: str | None = f"{self.user_id}/tags"
+        params: dict | None = {"fields": "id,caption,timestamp,permalink,username", "limit": 25}
+        try:
+            while url:
+                body = (await self.http.request("GET", url, params)).body
+                data = body.get("data") or []
+                stop = False
+                for raw in data:
+                    it = media_item(raw, kind="mention")
+                    if it is None:
+                        continue
+                    if mark.is_older(it.created_at):
+                        stop = True
+                        break
+                    if mark.is_new(it.external_id, it.created_at):
+                        pending.append(it)
+                nxt = next_link(body)
+                url = None if stop else (pager.advance(nxt, not data) and rebase(nxt, self.base))
+                params = None
+        except (Misconfigured, PermissionMissing) as err:
+            # tags are "where available": a missing feature must not stop the comments
+            log.info("instagram account %s: tags unavailable (%s)", self.account.id, type(err).__name__)
+            return
+        if pending:
+            found = [(i.external_id, i.created_at) for i in pending]
+            yield Batch(items=pending, cursors={TAGS: mark.advanced(found).dump()})
+
+    async def hide(self, external_id: str, hidden: bool = True) -> None:
+        """POST /{ig-comment-id}?hide=true. The account's own comments cannot be hidden."""
+        try:
+            body = (await self.http.request("POST", external_id, {"hide": "true" if hidden else "false"})).body
+        except PermissionMissing:
+            raise HideRefused("instagram refused: hiding needs the instagram_manage_comments permission") from None
+        except (RateLimited, AuthFailed):
+            raise
+        except ConnectorError as err:
+            raise HideRefused(f"instagram refused: {err.detail}") from None
+        if body.get("success") is not True:
+            raise HideRefused("instagram did not confirm the change")

@@ -1,0 +1,161 @@
+"""What Facebook and Instagram share: the Graph API's errors and usage headers.
+
+Errors are classified by `error.code` / `error_subcode`, never by HTTP status
+or `type`: Meta throttles arrive as HTTP 400/403 OAuthException, not 429.
+See docs/connectors.md and ../shared/reference/platform-apis.md sections 1.5-1.6.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+import httpx
+
+from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited
+from connectors.http import Clock, Retryable, Sleep, json_body
+
+log = logging.getLogger(__name__)
+
+THROTTLE_CODES = {4, 17, 32, 613, 80001, 80002}
+TRANSIENT_CODES = {1, 2, 341, 368}
+TOKEN_SUBCODES = {
+    458: "the app is not installed",
+    459: "the user is checkpointed",
+    460: "the password changed",
+    463: "the token expired",
+    464: "the user is unconfirmed",
+    467: "the token is invalid",
+    492: "the user lost their role on the Page",
+}
+DEFAULT_PAUSE = timedelta(minutes=15)  # Meta sends no Retry-After
+# the permission each failing edge needs, to say which one is missing
+PERMISSION_HINTS = ("pages_read_engagement", "pages_read_user_content", "pages_manage_engagement",
+                    "instagram_basic", "instagram_manage_comments")
+
+
+def graph_error(body: object) -> dict | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return None
+
+
+def classify_graph(resp: httpx.Response, clock: Clock, permission: str | None = None) -> dict:
+    """A Graph API answer -> its body, or a classified failure."""
+    if resp.status_code >= 500:
+        body = _maybe_json(resp)
+        err = graph_error(body) or {}
+        raise Retryable(f"HTTP {resp.status_code} (code {err.get('code', '-')})")
+    body = json_body(resp)
+    err = graph_error(body)
+    if err is None:
+        if resp.status_code >= 400 or not isinstance(body, dict):
+            raise Retryable(f"HTTP {resp.status_code} without a Graph error body")
+        return body
+    code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
+    label = f"Graph error {code}" + (f"/{sub}" if sub else "")
+    if code in THROTTLE_CODES:
+        until = clock() + (regain_time(resp.headers) or DEFAULT_PAUSE)
+        raise RateLimited(f"{label}: request limit reached", until)
+    if code == 190 or sub in TOKEN_SUBCODES:
+        why = TOKEN_SUBCODES.get(sub, "the access token is expired or invalid")
+        raise AuthFailed(f"{label}: {why}")
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        needed = mentioned_permission(str(err.get("message", ""))) or permission
+        raise PermissionMissing(f"{label}: a permission is missing" + (f" ({needed})" if needed else ""), needed)
+    if code in TRANSIENT_CODES or (err.get("is_transient") is True):
+        raise Retryable(f"{label}: temporary")
+    if code == 100:
+        needed = mentioned_permission(str(err.get("message", "")))
+        if needed:
+            raise PermissionMissing(f"{label}: object not readable without {needed}", needed)
+        raise Misconfigured(f"{label}: unknown object or bad parameter (check the account id and api_base)")
+    if code == 12:
+        raise Misconfigured(f"{label}: deprecated in this API version")
+    raise Misconfigured(f"{label}: refused")
+
+
+def mentioned_permission(message: str) -> str | None:
+    for name in PERMISSION_HINTS:
+        if name in message:
+            return name
+    return None
+
+
+def regain_time(headers: httpx.Headers) -> timedelta | None:
+    """The longest `estimated_time_to_regain_access` (minutes) in the BUC header."""
+    minutes = [u.get("estimated_time_to_regain_access") or 0 for u in _buc_entries(headers)]
+    longest = max(minutes, default=0)
+    return timedelta(minutes=longest) if longest else None
+
+
+def usage_percent(headers: httpx.Headers) -> float:
+    """The highest usage percentage across X-App-Usage and X-Business-Use-Case-Usage."""
+    values: list[float] = []
+    app = _header_json(headers, "x-app-usage")
+    if isinstance(app, dict):
+        values += [float(v) for k, v in app.items() if isinstance(v, (int, float))]
+    for entry in _buc_entries(headers):
+        values += [float(entry[k]) for k in ("call_count", "total_cputime", "total_time") if isinstance(entry.get(k), (int, float))]
+    return max(values, default=0.0)
+
+
+class MetaPacer:
+    """Slows down as usage climbs and pauses the account before Meta does.
+
+    Above `slow_at` percent every request waits a little longer; at `stop_at`
+    (or when Meta names a time to regain access) the next request raises
+    RateLimited instead of spending calls that would still count.
+    """
+
+    def __init__(self, clock: Clock, sleep: Sleep, slow_at: float = 75.0, stop_at: float = 90.0):
+        self.clock, self.sleep = clock, sleep
+        self.slow_at, self.stop_at = slow_at, stop_at
+        self.usage = 0.0
+        self.regain: timedelta | None = None
+
+    async def before(self) -> None:
+        if self.regain or self.usage >= self.stop_at:
+            until = self.clock() + (self.regain or DEFAULT_PAUSE)
+            raise RateLimited(f"usage at {self.usage:.0f}% of the Graph API limit: pausing", until)
+        if self.usage >= self.slow_at:
+            await self.sleep(1.0 + (self.usage - self.slow_at) / 2)
+
+    def observe(self, response: httpx.Response) -> None:
+        self.usage = usage_percent(response.headers)
+        self.regain = regain_time(response.headers)
+
+
+def _buc_entries(headers: httpx.Headers) -> list[dict]:
+    buc = _header_json(headers, "x-business-use-case-usage")
+    if not isinstance(buc, dict):
+        return []
+    return [e for entries in buc.values() if isinstance(entries, list) for e in entries if isinstance(e, dict)]
+
+
+def _header_json(headers: httpx.Headers, name: str) -> object:
+    raw = headers.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _maybe_json(resp: httpx.Response) -> object:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def graph_until(clock: Clock, minutes: float) -> datetime:
+    return clock() + timedelta(minutes=minutes)

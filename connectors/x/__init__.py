@@ -1,0 +1,3 @@
+from connectors.x.connector import XConnector
+
+__all__ = ["XConnector"]

@@ -1,0 +1,36 @@
+"""X API v2 posts -> FetchedItem. Pure functions, no I/O."""
+from __future__ import annotations
+
+from connectors.http import parse_time
+from monitor.types import FetchedItem
+
+
+def users_by_id(body: dict) -> dict[str, dict]:
+    return {u["id"]: u for u in (body.get("includes") or {}).get("users") or [] if "id" in u}
+
+
+def post_item(post: dict, users: dict[str, dict], kind: str, fallback_time) -> FetchedItem | None:
+    pid = post.get("id")
+    if not pid:
+        return None
+    author = users.get(post.get("author_id") or "", {})
+    replied_to = next(
+        (r.get("id") for r in post.get("referenced_tweets") or [] if r.get("type") == "replied_to"), None
+    )
+    username = author.get("username")
+    return FetchedItem(
+        external_id=str(pid),
+        kind=kind,
+        text=post.get("text") or "",
+        created_at=parse_time(post.get("created_at")) or fallback_time,
+        author_name=author.get("name") or username,
+        author_id=post.get("author_id"),
+        parent_external_id=replied_to,
+        permalink=f"https://x.com/{username or 'i/web'}/status/{pid}",
+        can_hide=kind == "reply",  # X hides replies in the account's own conversations only
+    )
+
+
+def newest_id(ids: list[str]) -> str | None:
+    """Post ids are time-ordered integers: the largest is the newest."""
+    return max(ids, key=int, default=None)
