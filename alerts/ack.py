@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from alerts import outbox
 from alerts.emails import build_message
-from alerts.service import AlertEnv
-from monitor.models import Alert, AlertState, AuditEvent, OutboxMessage, Recipient
+from alerts.service import AlertEnv, told_ids
+from monitor.models import Alert, AlertState, AuditEvent, Recipient
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,19 @@ def acknowledge(session: Session, env: AlertEnv, alert: Alert, actor: Actor, not
     return True
 
 
+def add_note(session: Session, env: AlertEnv, alert: Alert, actor: Actor, note: str | None, now: datetime) -> bool:
+    """Record a note of action taken (any state). False if the note is empty."""
+    note = (note or "").strip()[:4000]
+    if not note:
+        return False
+    if alert.acknowledged_by_id == actor.recipient.id and not alert.action_note:
+        alert.action_note = note
+    audit(session, alert, env.setting_id, "note", actor, now, note=note)
+    return True
+
+
 def _notify_others(session: Session, env: AlertEnv, alert: Alert, by: Recipient, now: datetime) -> None:
-    told = set(
-        session.scalars(
-            select(OutboxMessage.recipient_id).where(
-                OutboxMessage.alert_id == alert.id, OutboxMessage.kind.in_(("alert", "reminder", "escalation"))
-            )
-        )
-    )
+    told = told_ids(session, alert.id)
     when = now.astimezone(env.timezone).strftime("%H:%M on %a %d %b")
     for r in session.scalars(select(Recipient).where(Recipient.id.in_(told - {by.id}))):
         msg = build_message(

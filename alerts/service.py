@@ -23,8 +23,8 @@ from monitor.models import Alert, Item, OutboxMessage, Recipient
 from monitor.settings import RouteConfig
 from monitor.types import CATEGORIES, Classification
 
-ROLE_NAMES = {"dsl": "Designated Safeguarding Lead", "deputy": "deputy DSL", "manager": "manager",
-              "owner": "owner", "admin": "administrator"}
+ROLE_NAMES = {"dsl": "the Designated Safeguarding Lead", "deputy": "a deputy DSL", "manager": "the manager",
+              "owner": "the owner", "admin": "an administrator"}
 
 # Categories where naming a person makes the comment an allegation about them.
 ALLEGATION_CATEGORIES = frozenset({"safeguarding", "criticism"})

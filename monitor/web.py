@@ -1,34 +1,39 @@
 """The acknowledgement pages (Starlette, served by uvicorn).
 
-Mail scanners open every link in an email, so a GET only shows the alert and
-a button; only the POST from that button acknowledges. Tokens are checked
-before anything is read: a tampered or expired link gets a clear page and a
-4xx, and changes nothing.
+Mail scanners open every link in an email, so a GET only shows: the alert and
+its button, the printable record of concern, the hide confirmation. Only a POST
+from a button changes anything (acknowledge, add a note, hide the comment),
+and every POST is an audit event with who, when, IP and user agent. Tokens are
+checked before anything is read: a tampered, expired or wrong link gets a clear
+page and a 4xx, and changes nothing.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from pathlib import Path
+from typing import Awaitable, Callable, Mapping
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
-from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.ack import Actor, acknowledge, lock_alert
-from alerts.emails import PLATFORM_NAMES, highlight
+from alerts.ack import Actor, acknowledge, add_note, audit, lock_alert
+from alerts.emails import PLATFORM_NAMES, highlight, safe_url
 from alerts.links import LinkError
 from alerts.policy import CATEGORY_TITLES, POLICY
-from alerts.service import AlertEnv, alert_reasons
-from monitor.models import Alert, Recipient
+from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
+from connectors.base import Connector, ConnectorError, HideRefused
+from monitor.models import Alert, AuditEvent, Item, Recipient
 
 log = logging.getLogger(__name__)
 
-templates = Jinja2Templates(directory=str(__import__("pathlib").Path(__file__).with_name("templates")))
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 templates.env.globals.update(category_titles=CATEGORY_TITLES, policy=POLICY, platform_names=PLATFORM_NAMES)
 
 SECURITY_HEADERS = {
@@ -39,12 +44,27 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 }
 
+HideFn = Callable[[int, str], Awaitable[None]]  # (account id, item external id)
+
+
+def connector_hider(connectors: Mapping[int, Connector]) -> HideFn:
+    """Hide through the account's own connector (the runtime's `connectors`)."""
+
+    async def hide(account_id: int, external_id: str) -> None:
+        connector = connectors.get(account_id)
+        if connector is None:
+            raise HideRefused("this account is no longer watched")
+        await connector.hide(external_id)
+
+    return hide
+
 
 @dataclass
 class WebDeps:
     sessions: sessionmaker[Session]
     env: AlertEnv
     clock: Callable[[], datetime]
+    hide: HideFn | None = None  # None: the page never offers hiding
 
 
 class LinkProblem(Exception):
@@ -58,9 +78,13 @@ def _page(request: Request, name: str, ctx: dict, status: int = 200) -> Response
     return resp
 
 
-def _resolve(deps: WebDeps, session: Session, token: str, *, lock: bool) -> tuple[Alert, Recipient]:
+def _problem(request: Request, p: LinkProblem) -> Response:
+    return _page(request, "problem.html", {"title": p.title, "message": p.message}, p.status)
+
+
+def _resolve(deps: WebDeps, session: Session, action: str, token: str, *, lock: bool) -> tuple[Alert, Recipient]:
     try:
-        claims = deps.env.signer.verify("ack", token)
+        claims = deps.env.signer.verify(action, token)
     except LinkError as err:
         if err.reason == "expired":
             raise LinkProblem(410, "This link has expired",
@@ -71,24 +95,47 @@ def _resolve(deps: WebDeps, session: Session, token: str, *, lock: bool) -> tupl
     recipient = session.get(Recipient, claims.recipient_id)
     if alert is None or recipient is None or alert.setting_id != deps.env.setting_id or recipient.setting_id != alert.setting_id:
         raise LinkProblem(404, "Alert not found", "This alert no longer exists here.")
+    if not recipient.active or recipient.id not in {r.id for r in audience(session, deps.env, alert)}:
+        raise LinkProblem(403, "This link is not for this alert",
+                          "This alert was not sent to the person this link belongs to. Ask the manager or the DSL.")
     return alert, recipient
 
 
-def _alert_ctx(deps: WebDeps, alert: Alert, recipient: Recipient, token: str) -> dict:
-    item = alert.item
+def _actor(request: Request, recipient: Recipient) -> Actor:
+    return Actor(recipient, request.client.host if request.client else None, request.headers.get("user-agent"))
+
+
+def _local(deps: WebDeps, when: datetime | None, fmt: str = "%H:%M on %a %d %b %Y") -> str | None:
+    return when.astimezone(deps.env.timezone).strftime(fmt) if when else None
+
+
+def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipient, token: str) -> dict:
+    item: Item = alert.item
     evidence = [e for f in item.findings if f.alerting for e in f.evidence]
-    tz = deps.env.timezone
+    notes = session.scalars(
+        select(AuditEvent).where(AuditEvent.alert_id == alert.id, AuditEvent.action.in_(("acknowledge", "note")))
+        .order_by(AuditEvent.id)
+    ).all()
     return {
         "alert": alert,
         "item": item,
         "recipient": recipient,
+        "roles": " and ".join(ROLE_NAMES.get(r, r) for r in recipient.roles),
         "token": token,
+        "hide_token": deps.env.signer.token("hide", alert.id, recipient.id),
+        "can_hide": bool(deps.hide and item.can_hide and not item.is_hidden),
+        "permalink": safe_url(item.permalink),
         "setting_name": deps.env.setting_name,
         "segments": highlight(item.text, evidence),
         "reasons": alert_reasons(item),
-        "posted_local": item.created_at.astimezone(tz).strftime("%a %d %b %Y, %H:%M"),
-        "acked_local": alert.acknowledged_at.astimezone(tz).strftime("%H:%M on %a %d %b") if alert.acknowledged_at else None,
+        "posted_local": _local(deps, item.created_at, "%a %d %b %Y, %H:%M"),
+        "raised_local": _local(deps, alert.created_at),
+        "now_local": _local(deps, deps.clock()),
+        "acked_local": _local(deps, alert.acknowledged_at),
         "acked_by": alert.acknowledged_by.name if alert.acknowledged_by else None,
+        "notes": [{"by": n.actor, "at": _local(deps, n.created_at), "text": n.detail.get("note")}
+                  for n in notes if n.detail.get("note")],
+        "people": {r.email: r.name for r in audience(session, deps.env, alert)},
     }
 
 
@@ -97,27 +144,102 @@ def create_app(deps: WebDeps) -> Starlette:
         token = request.path_params["token"]
         with deps.sessions() as session:
             try:
-                alert, recipient = _resolve(deps, session, token, lock=False)
+                alert, recipient = _resolve(deps, session, "ack", token, lock=False)
             except LinkProblem as p:
-                return _page(request, "problem.html", {"title": p.title, "message": p.message}, p.status)
-            return _page(request, "alert.html", _alert_ctx(deps, alert, recipient, token))
+                return _problem(request, p)
+            return _page(request, "alert.html", _alert_ctx(deps, session, alert, recipient, token))
 
     async def alert_ack(request: Request) -> Response:
         token = request.path_params["token"]
         form = await request.form()
-        note = str(form.get("note", ""))
-        actor_ip = request.client.host if request.client else None
         with deps.sessions.begin() as session:
             try:
-                alert, recipient = _resolve(deps, session, token, lock=True)
+                alert, recipient = _resolve(deps, session, "ack", token, lock=True)
             except LinkProblem as p:
-                return _page(request, "problem.html", {"title": p.title, "message": p.message}, p.status)
-            actor = Actor(recipient, actor_ip, request.headers.get("user-agent"))
-            first = acknowledge(session, deps.env, alert, actor, note, deps.clock())
+                return _problem(request, p)
+            first = acknowledge(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock())
             session.flush()
-            ctx = _alert_ctx(deps, alert, recipient, token) | {"just_acked": first}
             log.info("alert %s: acknowledge by recipient %s (first=%s)", alert.id, recipient.id, first)
+            ctx = _alert_ctx(deps, session, alert, recipient, token) | {"just_acked": first}
             return _page(request, "acknowledged.html", ctx)
+
+    async def alert_note(request: Request) -> Response:
+        token = request.path_params["token"]
+        form = await request.form()
+        with deps.sessions.begin() as session:
+            try:
+                alert, recipient = _resolve(deps, session, "ack", token, lock=True)
+            except LinkProblem as p:
+                return _problem(request, p)
+            if not add_note(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock()):
+                return _problem(request, LinkProblem(400, "The note was empty", "Go back and write what was done."))
+            session.flush()
+            ctx = _alert_ctx(deps, session, alert, recipient, token) | {"flash": "Your note has been added."}
+            return _page(request, "alert.html", ctx)
+
+    async def record_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        with deps.sessions() as session:
+            try:
+                alert, recipient = _resolve(deps, session, "ack", token, lock=False)
+            except LinkProblem as p:
+                return _problem(request, p)
+            if "safeguarding" not in alert.categories:
+                return _problem(request, LinkProblem(404, "No record of concern for this alert",
+                                                     "A record of concern is for safeguarding alerts only."))
+            return _page(request, "record.html", _alert_ctx(deps, session, alert, recipient, token))
+
+    async def hide_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        with deps.sessions() as session:
+            try:
+                alert, recipient = _resolve(deps, session, "hide", token, lock=False)
+            except LinkProblem as p:
+                return _problem(request, p)
+            ctx = _alert_ctx(deps, session, alert, recipient, deps.env.signer.token("ack", alert.id, recipient.id))
+            return _page(request, "hide.html", ctx | {"hide_token": token})
+
+    async def hide_post(request: Request) -> Response:
+        token = request.path_params["token"]
+        form = await request.form()
+        with deps.sessions() as session:
+            try:
+                alert, recipient = _resolve(deps, session, "hide", token, lock=False)
+            except LinkProblem as p:
+                return _problem(request, p)
+            item = alert.item
+            account_id, external_id, alert_id = item.account_id, item.external_id, alert.id
+            if item.is_hidden:
+                return _problem(request, LinkProblem(409, "Already hidden", "This comment is already hidden."))
+            if not (deps.hide and item.can_hide):
+                return _problem(request, LinkProblem(409, "This comment cannot be hidden from here",
+                                                     "The platform does not let nurserywatch hide it. Use the link to the platform instead."))
+            if form.get("confirm") != "yes":
+                return _problem(request, LinkProblem(400, "Please confirm",
+                                                     "Tick the box to confirm you want the comment hidden, then press the button again."))
+        actor = _actor(request, recipient)
+        try:
+            await deps.hide(account_id, external_id)
+        except ConnectorError as err:
+            refused = isinstance(err, HideRefused)
+            with deps.sessions.begin() as session:
+                audit(session, session.get(Alert, alert_id), deps.env.setting_id,
+                      "hide_refused" if refused else "hide_failed", actor, deps.clock(), error=err.detail)
+            log.warning("alert %s: hiding failed (%s)", alert_id, type(err).__name__)
+            if refused:
+                return _problem(request, LinkProblem(409, "The platform refused to hide it",
+                                                     "Hide it on the platform itself, using the link on the alert page."))
+            return _problem(request, LinkProblem(502, "Could not reach the platform",
+                                                 "Nothing was changed. Try again in a few minutes."))
+        with deps.sessions.begin() as session:
+            alert = session.get(Alert, alert_id)
+            alert.item.is_hidden = True
+            audit(session, alert, deps.env.setting_id, "hide", actor, deps.clock())
+            session.flush()
+            log.info("alert %s: comment hidden by recipient %s", alert_id, recipient.id)
+            ack_token = deps.env.signer.token("ack", alert.id, recipient.id)
+            ctx = _alert_ctx(deps, session, alert, recipient, ack_token) | {"flash": "The comment is now hidden on the platform."}
+            return _page(request, "alert.html", ctx)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -131,5 +253,9 @@ def create_app(deps: WebDeps) -> Starlette:
             Route("/healthz", health),
             Route("/a/{token}", alert_page, methods=["GET"]),
             Route("/a/{token}", alert_ack, methods=["POST"]),
+            Route("/a/{token}/note", alert_note, methods=["POST"]),
+            Route("/a/{token}/record", record_page, methods=["GET"]),
+            Route("/h/{token}", hide_page, methods=["GET"]),
+            Route("/h/{token}", hide_post, methods=["POST"]),
         ]
     )
