@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
@@ -63,7 +63,7 @@ def classify_graph(resp: httpx.Response, clock: Clock, permission: str | None = 
     if code == 10 or (code is not None and 200 <= code <= 299):
         needed = mentioned_permission(str(err.get("message", ""))) or permission
         raise PermissionMissing(f"{label}: a permission is missing" + (f" ({needed})" if needed else ""), needed)
-    if code in TRANSIENT_CODES or (err.get("is_transient") is True):
+    if (code in TRANSIENT_CODES and err.get("is_transient") is not False) or err.get("is_transient") is True:
         raise Retryable(f"{label}: temporary")
     if code == 100:
         needed = mentioned_permission(str(err.get("message", "")))
@@ -155,7 +155,3 @@ def _int(value: object) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def graph_until(clock: Clock, minutes: float) -> datetime:
-    return clock() + timedelta(minutes=minutes)
