@@ -15,7 +15,15 @@ from sqlalchemy import select
 from alerts.notices import queue_admin_notice
 from alerts.outbox import deliver_due
 from alerts.service import create_alert
-from connectors.base import AuthFailed, Connector, ConnectorError, Misconfigured, PermissionMissing, RateLimited
+from connectors.base import (
+    AuthFailed,
+    Connector,
+    ConnectorError,
+    Misconfigured,
+    PermissionMissing,
+    RateLimited,
+    TemporaryFailure,
+)
 from monitor.models import Account, AccountState, Finding, Item
 from monitor.runtime import Runtime
 from monitor.store import fingerprint, load_cursors, store_batch
@@ -24,6 +32,7 @@ from monitor.types import CycleReport
 log = logging.getLogger(__name__)
 
 CLASSIFY_BATCH = 256
+MISCONFIGURED_RETRY = timedelta(hours=1)  # a fixed config is picked up without a token change
 
 
 def _poll_due(account: Account, every: int, now: datetime) -> bool:
@@ -37,12 +46,13 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
         acc = session.get(Account, account_id)
         every = next(a.poll_every for a in rt.config.accounts if (a.platform, a.id) == (acc.platform, acc.external_id))
         if acc.state in (AccountState.needs_reconnect.value, AccountState.misconfigured.value):
-            if acc.token_fingerprint == token_fp:
-                return  # waiting for a person to fix the token or config
-            log.info("account %s: token changed, polling again", acc.id)
-            acc.state, acc.reconnect_notified_at = AccountState.ok.value, None
-        if acc.state == AccountState.backing_off.value and acc.backoff_until and acc.backoff_until > now:
-            return
+            if acc.token_fingerprint != token_fp:
+                log.info("account %s: token changed, polling again", acc.id)
+                acc.state, acc.reconnect_notified_at, acc.backoff_until = AccountState.ok.value, None, None
+            elif acc.state == AccountState.needs_reconnect.value:
+                return  # waiting for a person to reconnect the account
+        if acc.backoff_until and acc.backoff_until > now and acc.state != AccountState.ok.value:
+            return  # rate limited until then, or misconfigured: looked at again hourly
         if only_due and not _poll_due(acc, every, now):
             return
         acc.token_fingerprint = token_fp
@@ -59,6 +69,11 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
                 report.stored += stored
     except ConnectorError as err:
         _record_failure(rt, account_id, err)
+        report.failed_accounts.append(str(account_id))
+        return
+    except Exception as err:  # a connector bug must not stop the other accounts
+        log.debug("account %s: unexpected error", account_id, exc_info=True)  # debug only: may quote data
+        _record_failure(rt, account_id, TemporaryFailure(f"unexpected {type(err).__name__} in the connector"))
         report.failed_accounts.append(str(account_id))
         return
     with rt.sessions.begin() as session:
@@ -78,7 +93,7 @@ def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
         acc.last_error = f"{type(err).__name__}: {err.detail}"
         if isinstance(err, RateLimited):
             acc.state, acc.backoff_until = AccountState.backing_off.value, err.until
-            log.warning("account %s: rate limited until %s", acc.id, err.until.isoformat())
+            (log.warning if first else log.debug)("account %s: rate limited until %s", acc.id, err.until.isoformat())
         elif isinstance(err, AuthFailed):
             acc.state = AccountState.needs_reconnect.value
             if acc.reconnect_notified_at is None:
@@ -94,8 +109,8 @@ def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
                 )
             log.error("account %s: needs reconnecting (%s)", acc.id, type(err).__name__)
         elif isinstance(err, Misconfigured):
-            acc.state = AccountState.misconfigured.value
-            log.error("account %s: misconfigured: %s", acc.id, err.detail)
+            acc.state, acc.backoff_until = AccountState.misconfigured.value, now + MISCONFIGURED_RETRY
+            (log.error if first else log.debug)("account %s: misconfigured: %s", acc.id, err.detail)
         elif first:
             log.warning("account %s: polling failed, will retry next cycle: %s", acc.id, err.detail)
 
