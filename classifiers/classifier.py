@@ -95,9 +95,12 @@ class Classifier:
     # -- the fixed order ----------------------------------------------------
     def analyse(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> tuple[Analysis, list[Hit]]:
         a = Analysis(text=text, doc=doc, platform=platform, rating=rating)
-        a.sent_ids = _sentence_ids(doc)
-        a.lang = self.language.guess(doc)
-        a.mentions = self.names.find(doc)
+        a.tokens = toks = list(doc)  # Token objects are made once per comment, then shared
+        a.norms = [t.norm_ for t in toks]
+        a.lowers = [t.lower_ for t in toks]
+        a.sent_ids = _sentence_ids(toks)
+        a.lang = self.language.guess(a)
+        a.mentions = self.names.find(a)
         hits: list[Hit] = []
         for det in self.detectors:  # 1. detect
             hits.extend(det.detect(a))
@@ -133,7 +136,7 @@ class Classifier:
             if a.lang not in ("en", "und"):
                 needs_review = True
                 note = f"written in {self.language.names.get(a.lang, a.lang)}; no concern found by keywords or model, a human should read it"
-            elif self.language.too_short(doc):
+            elif self.language.too_short(a):
                 needs_review = True
                 note = "too short to judge"
         elif a.lang not in ("en", "und"):
@@ -209,13 +212,13 @@ def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:
     return "low"
 
 
-def _sentence_ids(doc: Doc) -> list[int]:
-    ids = [0] * len(doc)
+def _sentence_ids(tokens: list) -> list[int]:
+    ids = []
     sid = 0
-    for t in doc:
-        if t.is_sent_start and t.i > 0:
+    for i, t in enumerate(tokens):
+        if i and t.is_sent_start:
             sid += 1
-        ids[t.i] = sid
+        ids.append(sid)
     return ids
 
 

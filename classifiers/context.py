@@ -7,10 +7,9 @@ score by the factor in context.toml and records the cue, so the evidence shows
 from __future__ import annotations
 
 from spacy.language import Language
-from spacy.matcher import Matcher
 
 from .detectors.base import Analysis, Hit
-from .lexicon import PatternCompiler, load_toml
+from .lexicon import LexiconMatcher, PatternCompiler, load_toml
 
 
 class ContextRules:
@@ -26,29 +25,28 @@ class ContextRules:
         hyp = data["hypothetical"]
         self.hyp_factor = float(hyp["factor"])
         self.hyp_labels = set(hyp["labels"])
-        self.hyp = Matcher(nlp.vocab)
+        self.hyp = LexiconMatcher()
         self.hyp.add("hyp", [compiler.compile(c) for c in hyp["cues"]])
 
         self.benign = {b["id"]: b for b in data["benign"]}
-        self.benign_matcher = Matcher(nlp.vocab)
+        self.benign_matcher = LexiconMatcher()
         for b in data["benign"]:
             self.benign_matcher.add(b["id"], [compiler.compile(p) for p in b["patterns"]])
-        self._strings = nlp.vocab.strings
 
     def apply(self, analysis: Analysis, hits: list[Hit]) -> list[str]:
         """Adjust `hits` in place; return the ids of benign contexts found."""
         if not hits:
             return []
         doc = analysis.doc
-        hyp_starts = sorted({s for _, s, _ in self.hyp(doc)})
+        hyp_starts = sorted({s for _, s, _ in self.hyp(analysis.norms)})
         benign_found: dict[str, tuple[int, int]] = {}
-        for mid, s, e in self.benign_matcher(doc):
-            benign_found.setdefault(self._strings[mid], (s, e))
+        for bid, s, e in sorted(self.benign_matcher(analysis.norms), key=lambda m: m[1]):
+            benign_found.setdefault(bid, (s, e))
         for h in hits:
             h.final = h.score
             if h.detector == "pii":
                 continue  # a phone number is a phone number, whatever surrounds it
-            self._negation(doc, h)
+            self._negation(doc, analysis.norms, h)
             if h.label in self.hyp_labels:
                 sent = analysis.sent_of(h.start_tok)
                 for s in hyp_starts:
@@ -68,11 +66,11 @@ class ContextRules:
                 h.cues.append(f"{bid} '{doc[s:e].text}'")
         return list(benign_found)
 
-    def _negation(self, doc, h: Hit) -> None:
+    def _negation(self, doc, norms: list[str], h: Hit) -> None:
         lo = max(0, h.start_tok - self.neg_window)
         # a negation inside the match itself ("not fed") is part of the pattern
         for i in range(h.start_tok - 1, lo - 1, -1):
-            norm = doc[i].norm_
+            norm = norms[i]
             if norm in self.neg_breakers or doc[i].is_punct:
                 return
             if norm in self.neg_cues:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 
 from spacy.lang.en.stop_words import STOP_WORDS
-from spacy.tokens import Doc
-
+from .detectors.base import Analysis
 from .lexicon import load_toml
 
 _EN_STOP = frozenset(STOP_WORDS) - {"a", "i", "to", "na", "do", "on", "ma", "ca"}
@@ -27,13 +26,13 @@ class LanguageGuesser:
         self.short_max = int(short["max_words"])
         self.short_benign = set(short["benign"])
 
-    def guess(self, doc: Doc) -> str:
+    def guess(self, a: Analysis) -> str:
         """'en', 'pl', 'ro', 'ur' or 'und' (no words to judge)."""
-        words = [t.lower_ for t in doc if t.is_alpha]
+        words = [w for w in a.lowers if w.isalpha()]
         if not words:
             return "und"
         en = sum(w in _EN_STOP for w in words)
-        text = doc.text.lower()
+        text = a.text.lower()
         best, best_score = "en", en * 1.0
         for code, _name, letters, markers, script in self.langs:
             score = sum(w in markers for w in words) * 1.0
@@ -47,9 +46,9 @@ class LanguageGuesser:
             return "en"
         return best
 
-    def too_short(self, doc: Doc) -> bool:
+    def too_short(self, a: Analysis) -> bool:
         """At most `max_words` words (emoji count) and none of them plainly benign."""
-        toks = [t for t in doc if not t.is_punct and not t.is_space]
+        toks = [t for t in a.tokens if not t.is_punct and not t.is_space]
         if len(toks) > self.short_max:
             return False
-        return not any(t.lower_ in self.short_benign or t.text in self.short_benign for t in toks) or not toks
+        return not any(t.lower_ in self.short_benign or t.text in self.short_benign for t in toks)

@@ -16,7 +16,7 @@ token's normalised lower-case form (spaCy NORM: "didn't" -> "do", "not"):
 
 Rules are tables with `id`, `label`, `score` (0..1, how sure the pattern alone
 makes us), optional `severity` and `patterns`. Loading compiles them into one
-spaCy `Matcher` per file; the match id is the rule id, so every finding names
+`LexiconMatcher` per file; the match key is the rule id, so every finding names
 the rule that produced it.
 """
 from __future__ import annotations
@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.matcher import Matcher
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 
@@ -95,8 +94,11 @@ def inflect(word: str) -> list[str]:
     return sorted(forms)
 
 
+Step = tuple  # (words: frozenset[str] | None for any word, min repeats, max repeats)
+
+
 class PatternCompiler:
-    """Turns pattern lines into spaCy Matcher token patterns."""
+    """Turns pattern lines into steps: (word set or None for any word, min, max)."""
 
     def __init__(self, nlp: Language, classes: dict[str, list[str]]):
         self.nlp = nlp
@@ -109,62 +111,127 @@ class PatternCompiler:
         return self._norm_cache[text]
 
     @staticmethod
-    def _token(norm: str) -> dict:
-        alias = _NORM_ALIASES.get(norm)
-        if alias is None:
-            return {"NORM": norm}
-        return {"NORM": alias[0]} if len(alias) == 1 else {"NORM": {"IN": list(alias)}}
+    def _aliases(norm: str) -> frozenset[str]:
+        return frozenset(_NORM_ALIASES.get(norm, (norm,)))
 
-    def _alternatives(self, item: str) -> list[str]:
+    def _alternatives(self, item: str) -> frozenset[str]:
         words: list[str] = []
         for alt in item.split("|"):
             if alt.endswith("~"):
                 words.extend(inflect(alt[:-1].lower()))
             else:
                 words.append(alt)
-        out: list[str] = []
+        out: set[str] = set()
         for w in words:
             toks = self.norms(w)
             if len(toks) == 1:
-                out.extend(_NORM_ALIASES.get(toks[0], (toks[0],)))
+                out |= self._aliases(toks[0])
             else:  # "n't" style splits inside an alternative: keep the raw lower form
-                out.append(w.lower())
-        return sorted(set(out))
+                out.add(w.lower())
+        return frozenset(out)
 
-    def compile(self, line: str) -> list[dict]:
-        tokens: list[dict] = []
+    def compile(self, line: str) -> list[Step]:
+        steps: list[Step] = []
         for item in line.split():
             optional = item.endswith("?") and len(item) > 1
             if optional:
                 item = item[:-1]
             if item == "_":
-                spec: list[dict] = [{}]
+                spec: list[Step] = [(None, 1, 1)]
             elif item == "..":
-                spec = [{"OP": "{0,3}"}]
+                spec = [(None, 0, 3)]
             elif item.startswith("{") and item.endswith("}"):
                 name = item[1:-1]
                 if name not in self.classes:
                     raise ValueError(f"pattern {line!r}: unknown word class {{{name}}}")
                 # classes hold single words; multi-word entries belong in patterns
-                words = sorted({self.norms(w)[0] for w in self.classes[name] if len(self.norms(w)) == 1})
-                spec = [{"NORM": {"IN": words}}]
+                words = frozenset(self.norms(w)[0] for w in self.classes[name] if len(self.norms(w)) == 1)
+                spec = [(words, 1, 1)]
             elif "|" in item or item.endswith("~"):
-                spec = [{"NORM": {"IN": self._alternatives(item)}}]
+                spec = [(self._alternatives(item), 1, 1)]
             else:
-                spec = [self._token(n) for n in self.norms(item)]
+                spec = [(self._aliases(n), 1, 1) for n in self.norms(item)]
             if optional:
                 if len(spec) != 1:
                     raise ValueError(f"pattern {line!r}: only single words can be optional")
-                spec = [dict(spec[0], OP="?")]
-            tokens.extend(spec)
-        if not tokens:
-            raise ValueError("empty pattern")
-        return tokens
+                spec = [(spec[0][0], 0, 1)]
+            steps.extend(spec)
+        if not steps or all(st[1] == 0 for st in steps):
+            raise ValueError(f"pattern {line!r}: needs at least one required word")
+        if steps[0][0] is None:
+            raise ValueError(f"pattern {line!r}: cannot start with _ or ..")
+        return steps
 
 
-def build_matcher(nlp: Language, rules: list[Rule], classes: dict[str, list[str]]) -> Matcher:
+class LexiconMatcher:
+    """Matches compiled patterns against a doc's NORM strings.
+
+    Patterns are indexed by the words their first step accepts, so each token
+    only tries the few patterns that can start there; the rest of a pattern is a
+    short backtracking walk. (spaCy's Matcher evaluates every predicate on every
+    token, which is ~20x slower with a few thousand patterns.)
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[str, list[tuple[str, tuple[Step, ...]]]] = {}
+
+    def add(self, key: str, patterns: list[list[Step]]) -> None:
+        for steps in patterns:
+            for variant in _required_first(steps):
+                first = variant[0][0]
+                for word in first:
+                    self.index.setdefault(word, []).append((key, tuple(variant[1:])))
+
+    def __call__(self, norms: list[str]) -> list[tuple[str, int, int]]:
+        """(key, start, end) with the longest end per key and start."""
+        found: dict[tuple[str, int], int] = {}
+        index = self.index
+        n = len(norms)
+        for i, word in enumerate(norms):
+            cands = index.get(word)
+            if not cands:
+                continue
+            for key, rest in cands:
+                end = _walk(norms, rest, 0, i + 1, n) if rest else i + 1
+                if end > 0 and end > found.get((key, i), 0):
+                    found[(key, i)] = end
+        return [(key, start, end) for (key, start), end in found.items()]
+
+
+def _required_first(steps: list[Step]) -> list[list[Step]]:
+    if steps[0][1] >= 1:
+        first = steps[0]
+        return [[(first[0], 1, 1)] + ([(first[0], first[1] - 1, first[2] - 1)] if first[2] > 1 else []) + steps[1:]]
+    # optional first word: with it, or without it
+    return _required_first([(steps[0][0], 1, 1)] + steps[1:]) + _required_first(steps[1:])
+
+
+def _walk(norms: list[str], steps: tuple[Step, ...], k: int, pos: int, n: int) -> int:
+    """Longest end position matching steps[k:] from pos, or -1."""
+    if k == len(steps):
+        return pos
+    words, lo, hi = steps[k]
+    best = -1
+    # take `lo` required repeats, then try 0..(hi-lo) more, longest overall wins
+    p = pos
+    for _ in range(lo):
+        if p >= n or (words is not None and norms[p] not in words):
+            return -1
+        p += 1
+    for extra in range(hi - lo + 1):
+        if extra:
+            if p >= n or (words is not None and norms[p] not in words):
+                break
+            p += 1
+        end = _walk(norms, steps, k + 1, p, n)
+        if end > best:
+            best = end
+    return best
+
+
+def build_matcher(nlp: Language, rules: list[Rule], classes: dict[str, list[str]]) -> LexiconMatcher:
     compiler = PatternCompiler(nlp, classes)
-    matcher = Matcher(nlp.vocab)
+    matcher = LexiconMatcher()
     for rule in rules:
         try:
             matcher.add(rule.id, [compiler.compile(p) for p in rule.patterns])

@@ -59,6 +59,9 @@ class Analysis:
     rating: int | None = None
     mentions: list[Mention] = field(default_factory=list)
     lang: str = "en"
+    tokens: list = field(default_factory=list)  # the doc's Token objects, made once
+    norms: list[str] = field(default_factory=list)  # token NORM strings, what lexicon patterns match
+    lowers: list[str] = field(default_factory=list)
     sent_ids: list[int] = field(default_factory=list)
 
     def sent_of(self, token_index: int) -> int:

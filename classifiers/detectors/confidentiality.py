@@ -27,7 +27,6 @@ class SensitiveLinkDetector:
     def __init__(self, nlp: Language, classes: dict[str, list[str]]):
         self.rules = {r.id: r for r in load_rules("confidentiality.toml")}
         self.matcher = build_matcher(nlp, list(self.rules.values()), classes)
-        self._ids = {nlp.vocab.strings[rid]: rid for rid in self.rules}
         self.child_words = {w.lower() for w in classes.get("my_child", [])}
 
     def _nearest(self, a: Analysis, start: int, end: int, kinds: set[str]) -> Mention | None:
@@ -42,16 +41,15 @@ class SensitiveLinkDetector:
         return best
 
     def _child_ref(self, a: Analysis, start: int) -> bool:
-        doc = a.doc
         lo = max(0, start - WINDOW)
-        return any(t.lower_ in self.child_words for t in doc[lo:start + 3])
+        return any(w in self.child_words for w in a.lowers[lo:start + 3])
 
     def detect(self, analysis: Analysis) -> list[Hit]:
         doc = analysis.doc
         hits: list[Hit] = []
         named = [m for m in analysis.mentions if m.kind not in ("room", "setting")]
-        for match_id, start, end in self.matcher(doc):
-            rule = self.rules[self._ids[match_id]]
+        for rule_id, start, end in self.matcher(analysis.norms):
+            rule = self.rules[rule_id]
             kinds = _ABOUT[rule.extra.get("about", "any")]
             who = self._nearest(analysis, start, end, kinds) if named else None
             if who is not None:

@@ -99,7 +99,8 @@ class NameFinder:
         self.matcher.add(key, [self._nlp.make_doc(phrase)])
 
     # -- mentions -----------------------------------------------------------
-    def find(self, doc: Doc) -> list[Mention]:
+    def find(self, a: Analysis) -> list[Mention]:
+        doc = a.doc
         found: list[Mention] = []
         taken: set[int] = set()
         for match_id, start, end in sorted(self.matcher(doc), key=lambda m: (m[1], -(m[2] - m[1]))):
@@ -108,29 +109,31 @@ class NameFinder:
             kind, full, source = self.entries[self._strings[match_id]]
             span = doc[start:end]
             if end - start == 1 and kind not in ("room", "setting"):
-                tok = doc[start]
+                tok = a.tokens[start]
                 if not tok.is_title and not tok.is_upper and tok.lower_ in self.not_names:
                     continue  # "poppy" the flower, "will" the verb
             if kind in ("room", "setting") and end - start == 1 and not span.text[:1].isupper():
                 continue  # "acorns" as a word, not the Acorns room
             found.append(Mention(start, end, kind, full, source, span.start_char, span.end_char))
             taken.update(range(start, end))
-        found.extend(self._unknown(doc, taken))
+        found.extend(self._unknown(a, taken))
         found.sort(key=lambda m: m.start)
         return found
 
-    def _unknown(self, doc: Doc, taken: set[int]) -> list[Mention]:
+    def _unknown(self, a: Analysis, taken: set[int]) -> list[Mention]:
         out: list[Mention] = []
-        n = len(doc)
+        doc, toks, lowers = a.doc, a.tokens, a.lowers
+        n = len(toks)
         i = 0
         while i < n:
-            if i in taken:
+            low = lowers[i]
+            prev = lowers[i - 1] if i > 0 else ""
+            if i in taken or not (low in self.first_names or prev.rstrip(".") in self.titles
+                                  or prev in self.child_intro):
                 i += 1
                 continue
-            tok = doc[i]
-            low = tok.lower_
+            tok = toks[i]
             cap = tok.is_title or (tok.is_upper and len(tok) > 2)
-            prev = doc[i - 1].lower_ if i > 0 else ""
             kind = None
             source = "list"
             if prev.rstrip(".") in self.titles and _WORDY.match(tok.text) and (cap or low in self.first_names):
@@ -145,7 +148,7 @@ class NameFinder:
             end = i + 1
             full = False
             if end < n and end not in taken:
-                nxt = doc[end]
+                nxt = toks[end]
                 if nxt.is_title and _WORDY.match(nxt.text) and nxt.lower_ not in self.not_names \
                         and not nxt.is_stop and len(nxt) > 1 and (cap or source != "list"):
                     end += 1

@@ -15,16 +15,11 @@ class LexiconDetector:
         self.rules: dict[str, Rule] = {r.id: r for r in load_rules(filename)}
         self.labels = tuple(sorted({r.label for r in self.rules.values()}))
         self.matcher = build_matcher(nlp, list(self.rules.values()), classes)
-        self._ids = {nlp.vocab.strings[rid]: rid for rid in self.rules}
 
     def detect(self, analysis: Analysis) -> list[Hit]:
         doc = analysis.doc
-        best: dict[tuple[str, int], Hit] = {}
-        for match_id, start, end in self.matcher(doc):
-            rule = self.rules[self._ids[match_id]]
-            hit = hit_from_span(self.name, rule, doc, start, end)
-            # keep the longest match per (rule, start); overlapping ones are merged later
-            key = (rule.id, start)
-            if key not in best or (end - start) > (best[key].end_tok - best[key].start_tok):
-                best[key] = hit
-        return list(best.values())
+        hits = []
+        for rule_id, start, end in self.matcher(analysis.norms):
+            rule = self.rules[rule_id]
+            hits.append(hit_from_span(self.name, rule, doc, start, end))
+        return hits

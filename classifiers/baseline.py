@@ -1,0 +1,30 @@
+"""The keyword-list baseline (lexicons/baseline.toml): any listed word -> label."""
+from __future__ import annotations
+
+import re
+
+from monitor.types import Classification, Evidence, Finding
+
+from .lexicon import load_toml
+
+LABELS = ("safeguarding", "confidentiality", "criticism")
+
+
+class KeywordBaseline:
+    def __init__(self) -> None:
+        data = load_toml("baseline.toml")
+        self.patterns = {}
+        for label in LABELS:
+            words = sorted(data[label], key=len, reverse=True)
+            alts = "|".join(re.escape(w) for w in words)
+            self.patterns[label] = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
+
+    def classify(self, text: str, platform: str | None = None, rating: int | None = None) -> Classification:
+        labels, findings = [], []
+        for label, rx in self.patterns.items():
+            m = rx.search(text)
+            if m:
+                labels.append(label)
+                ev = Evidence(m.start(), m.end(), m.group(), f"keyword '{m.group().lower()}'")
+                findings.append(Finding(label, "medium", 1.0, (ev,), "keyword_baseline"))
+        return Classification(tuple(labels), tuple(findings))

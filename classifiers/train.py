@@ -1,0 +1,163 @@
+"""Train the shipped model from the train split: `nurserywatch train`.
+
+1. Out-of-fold (5 folds over train): train the textcat on 4/5, predict the held
+   out 1/5; compute the rule scores for every train comment.
+2. Fit the combiner (a 5-weight logistic per label over rule score and model
+   probability) on those out-of-fold predictions and pick each label's
+   threshold there (safeguarding: the highest F2, recall first; others: F1).
+3. Train the final textcat on all of train; save it with the combiner to
+   classifiers/model/. The dev split is never read.
+Deterministic: one seed drives shuffling, dropout and initialisation.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from pathlib import Path
+
+import numpy
+import spacy
+from spacy.language import Language
+from spacy.training import Example as SpacyExample
+from spacy.util import fix_random_seed, minibatch
+
+from . import textcat as _arch  # noqa: F401  (registers the architecture)
+from .classifier import MODEL_DIR, Classifier
+from .combine import Combiner, features
+from .corpus import LABELS, Example, corpus_config, load_split
+
+log = logging.getLogger("nurserywatch.train")
+
+SEED = 20240611
+EPOCHS = 12
+FOLDS = 5
+DROPOUT = 0.2
+TEXTCAT_CONFIG = {
+    "threshold": 0.5,
+    "model": {
+        "@architectures": "nurserywatch.TextCatBOWNorm.v1",
+        "exclusive_classes": False,
+        "ngram_size": 2,
+        "no_output_layer": False,
+        "length": 262144,
+        "stems": True,
+    },
+}
+THRESHOLD_BETA = {"safeguarding": 2.0, "confidentiality": 1.0, "criticism": 1.0}
+
+
+def new_pipeline() -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    tc = nlp.add_pipe("textcat_multilabel", config=TEXTCAT_CONFIG)
+    for label in LABELS:
+        tc.add_label(label)
+    return nlp
+
+
+def train_textcat(examples: list[Example], seed: int = SEED, epochs: int = EPOCHS) -> Language:
+    fix_random_seed(seed)
+    rng = random.Random(seed)
+    nlp = new_pipeline()
+    data = [SpacyExample.from_dict(nlp.make_doc(e.text), {"cats": {lab: float(lab in e.labels) for lab in LABELS}})
+            for e in examples]
+    optimizer = nlp.initialize(lambda: data)
+    for epoch in range(epochs):
+        rng.shuffle(data)
+        losses: dict = {}
+        for batch in minibatch(data, size=16):
+            nlp.update(batch, sgd=optimizer, drop=DROPOUT, losses=losses)
+        log.debug("epoch %d loss %.3f", epoch, losses.get("textcat_multilabel", 0.0))
+    return nlp
+
+
+def predict(nlp: Language, texts: list[str]) -> numpy.ndarray:
+    return numpy.array([[d.cats[lab] for lab in LABELS] for d in nlp.pipe(texts, batch_size=256)])
+
+
+def rule_matrix(examples: list[Example]) -> numpy.ndarray:
+    cfg = corpus_config()
+    rules = Classifier(cfg.setting, cfg.roster, use_model=False)
+    out = []
+    for e, doc in zip(examples, rules.nlp.pipe([e.text for e in examples], batch_size=256)):
+        _a, hits = rules.analyse(doc, e.text, e.platform, e.rating)
+        s = rules.rule_scores(hits)
+        out.append([s[lab] for lab in LABELS])
+    return numpy.array(out)
+
+
+def out_of_fold(examples: list[Example], folds: int = FOLDS, seed: int = SEED) -> numpy.ndarray:
+    idx = list(range(len(examples)))
+    random.Random(seed).shuffle(idx)
+    preds = numpy.zeros((len(examples), len(LABELS)))
+    for k in range(folds):
+        held = idx[k::folds]
+        held_set = set(held)
+        nlp = train_textcat([examples[i] for i in idx if i not in held_set], seed=seed + k)
+        preds[held] = predict(nlp, [examples[i].text for i in held])
+        log.info("fold %d/%d done", k + 1, folds)
+    return preds
+
+
+def fit_logistic(x: numpy.ndarray, y: numpy.ndarray, l2: float = 1e-2, iters: int = 50) -> list[float]:
+    """Newton's method for a small L2-regularised logistic regression. Returns [bias, w...]."""
+    X = numpy.hstack([numpy.ones((len(x), 1)), x])
+    w = numpy.zeros(X.shape[1])
+    reg = numpy.full(X.shape[1], l2)
+    reg[0] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + numpy.exp(-(X @ w)))
+        grad = X.T @ (p - y) + reg * w
+        hess = (X * (p * (1 - p))[:, None]).T @ X + numpy.diag(reg) + 1e-9 * numpy.eye(len(w))
+        step = numpy.linalg.solve(hess, grad)
+        w -= step
+        if numpy.abs(step).max() < 1e-8:
+            break
+    return [float(v) for v in w]
+
+
+def best_threshold(scores: numpy.ndarray, y: numpy.ndarray, beta: float) -> float:
+    best_t, best_f = 0.5, -1.0
+    for t in numpy.arange(0.05, 0.951, 0.01):
+        pred = scores >= t
+        tp = float((pred & (y == 1)).sum())
+        fp = float((pred & (y == 0)).sum())
+        fn = float((~pred & (y == 1)).sum())
+        denom = (1 + beta**2) * tp + beta**2 * fn + fp
+        f = (1 + beta**2) * tp / denom if denom else 0.0
+        if f > best_f + 1e-9:
+            best_t, best_f = float(t), f
+    return round(best_t, 2)
+
+
+def fit_combiner(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray) -> Combiner:
+    comb = Combiner()
+    for j, lab in enumerate(LABELS):
+        x = numpy.array([features(r, m) for r, m in zip(rules[:, j], model[:, j])])
+        w = fit_logistic(x, gold[:, j])
+        comb.weights[lab] = w
+        scores = numpy.array([comb.score(lab, r, m) for r, m in zip(rules[:, j], model[:, j])])
+        comb.thresholds[lab] = best_threshold(scores, gold[:, j], THRESHOLD_BETA[lab])
+    return comb
+
+
+def train(output: Path = MODEL_DIR, seed: int = SEED) -> dict:
+    examples = load_split("train")
+    if not examples:
+        raise SystemExit("train: no examples in classifiers/data/corpus/train/*.jsonl")
+    gold = numpy.array([[float(lab in e.labels) for lab in LABELS] for e in examples])
+    rules = rule_matrix(examples)
+    oof = out_of_fold(examples, seed=seed)
+    combiner = fit_combiner(rules, oof, gold)
+    nlp = train_textcat(examples, seed=seed)
+    tmp = output.with_name(output.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    nlp.to_disk(tmp)
+    combiner.save(tmp / "combiner.json")
+    if output.exists():
+        shutil.rmtree(output)
+    tmp.rename(output)
+    return {"examples": len(examples), "thresholds": combiner.thresholds, "weights": combiner.weights,
+            "oof": {"rules": rules, "model": oof, "gold": gold, "combiner": combiner}}
