@@ -70,5 +70,8 @@ def open_database(url: str, migrate: bool = True) -> sessionmaker[Session]:
 def insert_ignoring_conflict(session: Session, model, values: dict, conflict: list[str]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True if inserted."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return session.execute(stmt).rowcount == 1
+    stmt = (
+        dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+    )
+    # rowcount is not reliable here (psycopg reports -1); a returned id is.
+    return session.execute(stmt).first() is not None

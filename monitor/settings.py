@@ -302,14 +302,17 @@ def _loc(loc: tuple) -> str:
 def format_errors(err: ValidationError, source: str) -> str:
     lines = [f"{source}: {err.error_count()} problem(s) in the configuration"]
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if p not in ("function-after[_token_for_real_platforms(), AccountConfig]",))
+        loc = tuple(e["loc"])
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config/example.toml)"
         elif e["type"] == "missing":
             msg = "required key is missing"
         msg = msg.removeprefix("Value error, ")
-        lines.append(f"  {_loc(loc)}: {msg}")
+        if not loc and re.match(r"^[\w\[\].]+: ", msg):
+            lines.append(f"  {msg}")  # a model-level check that names its own key
+        else:
+            lines.append(f"  {_loc(loc)}: {msg}")
     return "\n".join(lines)
 
 

@@ -58,7 +58,7 @@ def test_a_missing_file_is_reported_clearly(tmp_path):
 def test_the_example_config_is_valid_and_documents_every_section():
     config = load_config(ROOT / "config/example.toml")
     text = (ROOT / "config/example.toml").read_text()
-    for section in config.model_fields:
+    for section in type(config).model_fields:
         if section != "source":
             assert section in text, section
 
