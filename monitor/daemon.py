@@ -7,7 +7,9 @@ SIGTERM or Ctrl-C the job in progress finishes before the process stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from datetime import timezone
 
 import uvicorn
@@ -22,10 +24,18 @@ from monitor.web import WebDeps, create_app
 log = logging.getLogger(__name__)
 
 
-def make_web_server(rt: Runtime, host: str, port: int) -> uvicorn.Server:
+class WebServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon decides how to stop
+    (finish the job in progress, then exit 0) instead of re-raising SIGTERM."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
+def make_web_server(rt: Runtime, host: str, port: int) -> WebServer:
     app = create_app(WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    return uvicorn.Server(config)
+    return WebServer(config)
 
 
 def tick_seconds(rt: Runtime) -> int:
@@ -90,12 +100,15 @@ async def serve(rt: Runtime, *, once: bool = False) -> int:
         jobs = Jobs(rt)
         sched = schedule(rt, jobs)
         server = make_web_server(rt, rt.config.web.host, rt.config.web.port)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         sched.start()
         log.info("nurserywatch running; pages on %s", rt.config.web.base_url)
-        await server.serve()  # returns on SIGINT / SIGTERM
+        await server.serve()  # returns once should_exit is set
         sched.shutdown(wait=False)
         async with jobs.lock:  # let the job in progress finish
-            pass
+            log.info("nurserywatch stopped")
         return 0
     finally:
         await rt.aclose()

@@ -141,7 +141,7 @@ class EmailConfig(_Section):
     from_: str = Field("nurserywatch@localhost", alias="from")
     smtp_host: str | None = None  # absent: write .eml files to outbox_dir
     smtp_port: int = Field(587, gt=0, lt=65536)
-    smtp_starttls: bool = True
+    smtp_starttls: bool | None = None  # default: on, unless smtp_tls is
     smtp_tls: bool = False  # implicit TLS (port 465)
     smtp_timeout: Duration = 30
     smtp_username_env: str | None = None
@@ -153,6 +153,8 @@ class EmailConfig(_Section):
     def _one_tls_mode(self) -> "EmailConfig":
         if self.smtp_tls and self.smtp_starttls:
             raise ValueError("choose smtp_tls (implicit TLS) or smtp_starttls, not both")
+        if self.smtp_starttls is None:
+            object.__setattr__(self, "smtp_starttls", not self.smtp_tls)
         return self
 
 

@@ -1,0 +1,76 @@
+"""`nurserywatch run`: one cycle with --once; the daemon serves and stops on SIGTERM."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from monitor import cli
+from tests.conftest import free_port
+
+
+def write_config(tmp_path, port: int) -> str:
+    path = tmp_path / "nursery.toml"
+    path.write_text(f"""
+[setting]
+name = "Willowbrook Day Nursery"
+[database]
+url = "sqlite:///{tmp_path}/nw.db"
+[web]
+listen = "127.0.0.1:{port}"
+base_url = "http://127.0.0.1:{port}"
+[email]
+from = "nurserywatch@example.org"
+outbox_dir = "{tmp_path}/outbox"
+[[recipients]]
+name = "Jo Manager"
+email = "manager@example.org"
+roles = ["manager"]
+[[recipients]]
+name = "Sam Lead"
+email = "dsl@example.org"
+roles = ["dsl"]
+[[accounts]]
+platform = "demo"
+id = "page"
+poll_every = "10s"
+options = {{ per_cycle = 100 }}
+""")
+    return str(path)
+
+
+def test_run_once_does_one_cycle_and_exits(tmp_path, capsys):
+    assert cli.main(["run", "--once", "--config", write_config(tmp_path, free_port())]) == 0
+    out = capsys.readouterr().out
+    assert "cycle done: 12 fetched, 12 new, 12 classified" in out
+    assert list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_run_refuses_to_start_without_its_secret(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("NURSERYWATCH_SECRET_KEY")
+    assert cli.main(["run", "--config", write_config(tmp_path, free_port())]) == 2
+    assert "NURSERYWATCH_SECRET_KEY is not set" in capsys.readouterr().err
+
+
+def test_the_daemon_polls_serves_pages_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", write_config(tmp_path, port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        healthy = mail = False
+        while time.monotonic() < deadline and not (healthy and mail):
+            try:
+                healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
+            except httpx.HTTPError:
+                pass
+            mail = (tmp_path / "outbox").exists() and any((tmp_path / "outbox").glob("*.eml"))
+            time.sleep(0.3)
+        assert healthy and mail
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out.decode()[-2000:]
