@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -104,26 +104,34 @@ class MetaPacer:
     """Slows down as usage climbs and pauses the account before Meta does.
 
     Above `slow_at` percent every request waits a little longer; at `stop_at`
-    (or when Meta names a time to regain access) the next request raises
-    RateLimited instead of spending calls that would still count.
+    (or when Meta names a time to regain access) requests raise RateLimited
+    until that time instead of spending calls that would still count. The
+    pause ends by itself: the connector lives across cycles.
     """
 
     def __init__(self, clock: Clock, sleep: Sleep, slow_at: float = 75.0, stop_at: float = 90.0):
         self.clock, self.sleep = clock, sleep
         self.slow_at, self.stop_at = slow_at, stop_at
         self.usage = 0.0
-        self.regain: timedelta | None = None
+        self.paused_until: datetime | None = None
 
     async def before(self) -> None:
-        if self.regain or self.usage >= self.stop_at:
-            until = self.clock() + (self.regain or DEFAULT_PAUSE)
-            raise RateLimited(f"usage at {self.usage:.0f}% of the Graph API limit: pausing", until)
+        if self.paused_until is not None:
+            if self.paused_until > self.clock():
+                raise RateLimited(f"usage at {self.usage:.0f}% of the Graph API limit: pausing", self.paused_until)
+            self.paused_until, self.usage = None, 0.0
         if self.usage >= self.slow_at:
             await self.sleep(1.0 + (self.usage - self.slow_at) / 2)
 
     def observe(self, response: httpx.Response) -> None:
         self.usage = usage_percent(response.headers)
-        self.regain = regain_time(response.headers)
+        regain = regain_time(response.headers)
+        if regain:
+            self.paused_until = self.clock() + regain
+        elif self.usage >= self.stop_at:
+            self.paused_until = self.clock() + DEFAULT_PAUSE
+        else:
+            self.paused_until = None
 
 
 def _buc_entries(headers: httpx.Headers) -> list[dict]:

@@ -249,3 +249,18 @@ def test_hide_respects_can_hide_and_reports_refusals(clock):
         asyncio.run(conn.hide(cid, hidden=False))
     with pytest.raises(HideRefused):
         asyncio.run(conn.hide("1000_999999"))
+
+
+def test_a_pause_ends_by_itself_on_the_next_cycle(clock):
+    usage = {"1000": [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 10}]}
+    answers = [(400, "throttle_80001.json", {"X-Business-Use-Case-Usage": json.dumps(usage)}),
+               (200, load("facebook", "feed_p2.json"), None)]
+    rec = error_client(*answers)
+    conn = connector(rec.client(), clock)
+    with pytest.raises(RateLimited):
+        asyncio.run(drain(conn, {}))
+    with pytest.raises(RateLimited):  # still paused: nothing sent
+        asyncio.run(drain(conn, {}))
+    assert len(rec.requests) == 1
+    clock.advance(minutes=11)
+    assert len(asyncio.run(drain(conn, {}))) == 2
