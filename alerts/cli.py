@@ -1,0 +1,138 @@
+"""`nurserywatch digest` and `nurserywatch alerts`.
+
+`digest` queues today's digest for everyone who has not had it and sends the
+outbox (`--dry-run` prints it instead and changes nothing). `alerts` lists
+alerts with their categories, who they went to, how delivery went and who
+acknowledged them; it reads the database only.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import defaultdict
+from typing import TextIO
+
+from sqlalchemy import select
+
+from monitor.db import open_database
+from monitor.models import Alert, AlertState, OutboxMessage, Recipient, Setting
+from monitor.settings import Config, load_config
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", required=True, metavar="FILE", help="the TOML configuration file")
+
+
+def cmd_digest(args: argparse.Namespace, out: TextIO = sys.stdout, clock=None) -> int:
+    from alerts.digest import digest_due, next_digest_at, run_digest
+    from monitor.pipeline import deliver
+    from monitor.runtime import build_runtime
+    from monitor.types import CycleReport
+
+    config = load_config(args.config)
+    rt = build_runtime(config, clock=clock) if clock else build_runtime(config)
+    try:
+        if args.dry_run:
+            texts = run_digest(rt, dry_run=True)
+            out.write(("\n" + "-" * 72 + "\n").join(texts) if texts else "nobody to send a digest to\n")
+            return 0
+        if not digest_due(rt):
+            nxt = next_digest_at(config.digest.at, config.setting.tz, rt.clock()).astimezone(config.setting.tz)
+            out.write(f"no digest due now (today's was sent, or it is not yet time); next at {nxt:%Y-%m-%d %H:%M %Z}\n")
+            return 0
+        texts = run_digest(rt)
+        report = CycleReport()
+        deliver(rt, report)
+        out.write(f"digest queued for {len(texts)} recipient(s); {report.sent} email(s) sent\n")
+        return 0
+    finally:
+        asyncio.run(rt.aclose())
+
+
+def alert_rows(config: Config, state: str | None = None) -> list[dict]:
+    sessions = open_database(config.database.url)
+    try:
+        with sessions() as session:
+            setting = session.scalar(select(Setting).where(Setting.key == config.setting.key))
+            if setting is None:
+                return []
+            q = select(Alert).where(Alert.setting_id == setting.id).order_by(Alert.id)
+            if state:
+                q = q.where(Alert.state == state)
+            alerts = session.scalars(q).all()
+            people = {r.id: r for r in session.scalars(select(Recipient).where(Recipient.setting_id == setting.id))}
+            mail: dict[int, list[OutboxMessage]] = defaultdict(list)
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.alert_id.in_([a.id for a in alerts]))
+                                     .order_by(OutboxMessage.id)):
+                mail[m.alert_id].append(m)
+            tz = config.setting.tz
+            rows = []
+            for a in alerts:
+                recipients: dict[str, dict] = {}
+                for m in mail[a.id]:
+                    if m.kind == "ack_notice":
+                        continue
+                    who = people.get(m.recipient_id)
+                    entry = recipients.setdefault(m.to_addr, {"name": who.name if who else None, "email": m.to_addr,
+                                                              "emails": []})
+                    entry["emails"].append({"kind": m.kind, "state": m.state, "attempts": m.attempts,
+                                            "last_error": m.last_error})
+                rows.append({
+                    "id": a.id,
+                    "created_at": a.created_at.astimezone(tz).isoformat(),
+                    "categories": list(a.categories),
+                    "severity": a.severity,
+                    "platform": a.item.platform,
+                    "delivery": a.delivery,
+                    "state": a.state,
+                    "acknowledged_by": a.acknowledged_by.name if a.acknowledged_by else None,
+                    "acknowledged_at": a.acknowledged_at.astimezone(tz).isoformat() if a.acknowledged_at else None,
+                    "escalation_step": a.escalation_step,
+                    "recipients": list(recipients.values()),
+                })
+            return rows
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+def _delivery_summary(row: dict) -> str:
+    if not row["recipients"]:
+        return "in the digest" if row["delivery"] == "digest" else "nobody"
+    parts = []
+    for r in row["recipients"]:
+        states = {e["state"] for e in r["emails"]}
+        state = "failed" if "failed" in states else "pending" if states & {"pending", "sending"} else "sent"
+        parts.append(f"{r['name'] or r['email']} ({state})")
+    return ", ".join(parts)
+
+
+def cmd_alerts(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    config = load_config(args.config)
+    rows = alert_rows(config, args.state)
+    if args.json:
+        out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    if not rows:
+        out.write("no alerts" + (f" in state {args.state}" if args.state else "") + "\n")
+        return 0
+    for r in rows:
+        ack = f"acknowledged by {r['acknowledged_by']} at {r['acknowledged_at'][:16].replace('T', ' ')}" \
+            if r["acknowledged_by"] else r["state"] + (f", reminded {r['escalation_step']}x" if r["escalation_step"] else "")
+        out.write(f"#{r['id']}  {r['created_at'][:16].replace('T', ' ')}  {'+'.join(r['categories'])} ({r['severity']}) "
+                  f"on {r['platform']}\n    {ack}\n    to: {_delivery_summary(r)}\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("digest", help="send today's daily digest now if it is due (--dry-run prints it)")
+    _add_config(p)
+    p.add_argument("--dry-run", action="store_true", help="print each person's digest; send and record nothing")
+    p.set_defaults(func=cmd_digest)
+
+    p = subparsers.add_parser("alerts", help="list alerts: categories, recipients, delivery and acknowledgement")
+    _add_config(p)
+    p.add_argument("--state", choices=[s.value for s in AlertState], help="only alerts in this state")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_alerts)
