@@ -26,6 +26,17 @@ class Batch:
     cursors: dict[CursorKey, dict] = field(default_factory=dict)
 
 
+def merged(batches: list[Batch]) -> Batch | None:
+    """Several batches as one transaction: later cursor values win, as they would in turn."""
+    if not batches:
+        return None
+    out = Batch(items=[], cursors={})
+    for b in batches:
+        out.items += b.items
+        out.cursors.update(b.cursors)
+    return out
+
+
 class ConnectorError(Exception):
     """Base of the classified failures. `detail` never holds tokens or comment text."""
 

@@ -24,6 +24,7 @@ import httpx
 from connectors.base import (
     AuthFailed,
     Batch,
+    merged,
     ConnectorError,
     CursorKey,
     HideRefused,
@@ -98,9 +99,15 @@ class FacebookConnector:
         while url:
             page = await self.http.request("GET", url, params)
             posts = page.body.get("data") or []
+            done = []  # one transaction per page of posts, not one per post
             for post in posts:
                 async for batch in self._post(post, cursors, seen):
-                    yield batch
+                    if batch.cursors:
+                        done.append(batch)
+                    else:
+                        yield batch  # part of a very busy thread
+            if (batch := merged(done)) is not None:
+                yield batch
             nxt = next_link(page.body)
             url = pager.advance(nxt, not posts) and rebase(nxt, self.base)
             params = None

@@ -25,6 +25,7 @@ import httpx
 from connectors.base import (
     AuthFailed,
     Batch,
+    merged,
     ConnectorError,
     CursorKey,
     HideRefused,
@@ -93,9 +94,12 @@ class InstagramConnector:
         while url:
             page = await self.http.request("GET", url, params)
             data = page.body.get("data") or []
+            done = []  # one transaction per page of media, not one per media
             for media in data:
                 async for batch in self._media(media, cursors, seen, now):
-                    yield batch
+                    done.append(batch)
+            if (batch := merged(done)) is not None:
+                yield batch
             nxt = next_link(page.body)
             url = pager.advance(nxt, not data) and rebase(nxt, self.base)
             params = None
