@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from monitor.pipeline import deliver, run_cycle
 from monitor.runtime import Runtime
 from monitor.types import CycleReport
-from monitor.web import WebDeps, create_app
+from monitor.web import WebDeps, connector_hider, create_app
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ class WebServer(uvicorn.Server):
 
 
 def make_web_server(rt: Runtime, host: str, port: int) -> WebServer:
-    app = create_app(WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock))
+    app = create_app(
+        WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors))
+    )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return WebServer(config)
 
