@@ -169,11 +169,12 @@ class Pager:
         return token
 
 
-def rebase(url: str, base: str, drop: tuple[str, ...] = ("access_token",)) -> str:
+def rebase(url: str, base: str, drop: tuple[str, ...] = ("access_token",), **replace: object) -> str:
     """Point a platform's absolute `next` link at our configured api_base.
 
     Keeps the link's path below the version segment and its query, minus
-    secrets (the token goes in a header). Lets a proxy or a local test server
+    secrets (the token goes in a header), with `replace` values set.
+    (httpx drops a URL's query when `params` are passed, so they go here.) Lets a proxy or a local test server
     stand in for the real host.
     """
     parts = urlsplit(url)
@@ -185,7 +186,8 @@ def rebase(url: str, base: str, drop: tuple[str, ...] = ("access_token",)) -> st
         segs = path.lstrip("/").split("/", 1)
         if len(segs) == 2 and segs[0][:1] == "v" and segs[0][1:].replace(".", "").isdigit():
             path = "/" + segs[1]
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in drop])
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in drop and k not in replace]
+    query = urlencode(pairs + [(k, str(v)) for k, v in replace.items()])
     return f"{base.rstrip('/')}{path}" + (f"?{query}" if query else "")
 
 

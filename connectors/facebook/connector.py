@@ -142,7 +142,7 @@ class FacebookConnector:
             if len(pending) >= 500:  # a very busy thread: store as we go, cursor at the end
                 yield Batch(items=pending)
                 pending = []
-            block = (await self.http.request("GET", rebase(nxt, self.base))).body
+            block = (await self.http.request("GET", rebase(nxt, self.base, limit=self.comments_per_page))).body
         cursors_out: dict[CursorKey, dict] = {}
         if found:
             cursors_out[key] = mark.advanced(found).dump()

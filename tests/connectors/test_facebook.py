@@ -98,14 +98,14 @@ def test_a_long_new_thread_is_followed_page_by_page_then_stops_at_the_watermark(
     post = world.add_post(NOW - timedelta(days=3))
     world.add_comment(post, NOW - timedelta(days=2), "old")
     cursors: dict = {}
-    conn = connector(fake(world), clock, comments_embedded=10)
+    conn = connector(fake(world), clock, comments_embedded=10, comments_per_page=20)
     asyncio.run(drain(conn, cursors))
     for n in range(35):
         world.add_comment(post, NOW - timedelta(minutes=60 - n), f"new {n}")
     before = world.requests
     new = asyncio.run(drain(conn, cursors))
     assert len(new) == 35
-    assert world.requests - before == 4  # feed + 3 more pages of 10, not the whole history
+    assert world.requests - before == 3  # feed, then pages of 20 down to the watermark, not the whole history
 
 
 def error_client(*answers):
