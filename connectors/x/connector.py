@@ -2,7 +2,7 @@
 
 Mentions: `GET /users/{id}/mentions` newest first, `since_id` from the last
 run, `pagination_token` to page. Replies: the account's own posts of the last
-7 days (refreshed every 30 minutes) give conversation ids, then recent search
+6 days (recent search reaches 7; refreshed every 30 minutes) give conversation ids, then recent search
 `conversation_id:A OR conversation_id:B ...` (512 characters a query) with
 `since_id`; a conversation seen for the first time is searched from its root.
 
@@ -34,7 +34,7 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.http import Clock, Http, Pager, Retryable, RetryPolicy, Sleep, iso, json_body, parse_time
-from connectors.x.parse import newest_id, post_item, users_by_id
+from connectors.x.parse import id_time, newest_id, post_item, users_by_id
 from monitor.settings import AccountConfig
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ CONVERSATIONS: CursorKey = ("conversations", "")
 REPLIES: CursorKey = ("replies", "")
 USAGE_CAP_PAUSE = timedelta(hours=24)
 QUERY_MAX = 512
+SEARCH_REACH = timedelta(days=6)  # recent search covers 7 days; keep a margin
 
 
 def _reset_time(headers: httpx.Headers) -> datetime | None:
@@ -163,12 +164,15 @@ class XConnector:
         if checked is None or now - checked >= timedelta(minutes=30):
             ids = await self._own_recent_posts()
             yield Batch(items=[], cursors={CONVERSATIONS: {"ids": ids, "checked": iso(now)}})
+        ids = [i for i in ids if id_time(i) >= now - SEARCH_REACH]  # search reaches no further
         if not ids:
             return
         state = cursors.get(REPLIES) or {}
         known = set(state.get("conversations") or [])
         since = state.get("since_id")
         newest = [since] if since else []
+        if since and id_time(since) < now - SEARCH_REACH:
+            since = None  # recent search refuses a since_id older than its 7 days
         old = [i for i in ids if i in known and since]
         new = [i for i in ids if i not in old]
         for group, group_since in ((old, lambda chunk: since), (new, lambda chunk: min(chunk, key=int))):
@@ -186,7 +190,7 @@ class XConnector:
 
     async def _own_recent_posts(self) -> list[str]:
         params = {"max_results": 100, "exclude": "retweets,replies", "tweet.fields": "created_at,conversation_id",
-                  "start_time": self._ago(timedelta(days=7))}
+                  "start_time": self._ago(SEARCH_REACH)}
         ids: list[str] = []
         async for items, _ in self._pages(f"users/{self.user_id}/tweets", params, "pagination_token", "post"):
             ids += [i.external_id for i in items]

@@ -1,6 +1,8 @@
 """X API v2 posts -> FetchedItem. Pure functions, no I/O."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from connectors.http import parse_time
 from monitor.types import FetchedItem
 
@@ -29,6 +31,11 @@ def post_item(post: dict, users: dict[str, dict], kind: str, fallback_time) -> F
         permalink=f"https://x.com/{username or 'i/web'}/status/{pid}",
         can_hide=kind == "reply",  # X hides replies in the account's own conversations only
     )
+
+
+def id_time(post_id: str) -> datetime:
+    """When a post was created, from its snowflake id (ms since X's epoch in the high bits)."""
+    return datetime.fromtimestamp(((int(post_id) >> 22) + 1288834974657) / 1000, timezone.utc)
 
 
 def newest_id(ids: list[str]) -> str | None:
