@@ -142,7 +142,13 @@ class FacebookConnector:
             if len(pending) >= 500:  # a very busy thread: store as we go, cursor at the end
                 yield Batch(items=pending)
                 pending = []
-            block = (await self.http.request("GET", rebase(nxt, self.base, limit=self.comments_per_page))).body
+            try:
+                block = (await self.http.request("GET", rebase(nxt, self.base, limit=self.comments_per_page))).body
+            except Misconfigured:
+                # "(#100) The After Cursor specified exceeds the max limit": very long threads cannot be paged
+                # to the end. Keep what was read; what lies beyond is unreachable through the API.
+                log.info("facebook account %s: post %s cannot be paged further", self.account.id, pid)
+                break
         cursors_out: dict[CursorKey, dict] = {}
         if found:
             cursors_out[key] = mark.advanced(found).dump()

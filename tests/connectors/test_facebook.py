@@ -264,3 +264,17 @@ def test_a_pause_ends_by_itself_on_the_next_cycle(clock):
     assert len(rec.requests) == 1
     clock.advance(minutes=11)
     assert len(asyncio.run(drain(conn, {}))) == 2
+
+
+def test_a_thread_too_long_to_page_keeps_what_was_read(clock):
+    def answer(request):
+        if request.url.path.endswith("/comments"):
+            return httpx.Response(400, json={"error": {"code": 100, "type": "OAuthException", "message":
+                                  "(#100) The After Cursor specified exceeds the max limit supported by this endpoint"}})
+        return httpx.Response(200, json=load("facebook", "feed_p1.json") if "after" not in request.url.params
+                              else load("facebook", "feed_p2.json"))
+
+    cursors: dict = {}
+    items = asyncio.run(drain(connector(Recorder(answer).client(), clock), cursors))
+    assert {"2001_3002", "2001_3003", "2003_3010"} <= {i.external_id for i in items}
+    assert cursors[("comments", "1000_2001")]["newest"].startswith("2026-11-22T10:00")
