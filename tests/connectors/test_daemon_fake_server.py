@@ -42,7 +42,9 @@ def graph_server(clock):
     thread.join(timeout=10)
 
 
-def test_every_comment_is_stored_exactly_once_through_faults(graph_server, make_config, sessions, clock, monkeypatch):
+def test_every_comment_is_stored_exactly_once_through_faults(graph_server, make_config, sessions, clock, monkeypatch,
+                                                             caplog):
+    caplog.set_level("DEBUG")
     world, base = graph_server
     monkeypatch.setenv("FB_TOKEN", world.token)
     config = make_config(accounts=[{"platform": "facebook", "id": world.page_id, "token_env": "FB_TOKEN",
@@ -80,3 +82,6 @@ def test_every_comment_is_stored_exactly_once_through_faults(graph_server, make_
     assert set(stored) == world.all_ids()  # nothing missed
     assert "backing_off" in states  # the throttling really happened
     assert states[-1] == "ok"
+    logged = caplog.text
+    assert "rate limited" in logged and "recovered" in logged  # failures logged when they start and end
+    assert "Comment" not in logged and "late " not in logged and world.token not in logged  # no text, no token
