@@ -52,7 +52,7 @@ def enqueue(
     recipient_id: int | None = None,
 ) -> bool:
     """Queue a message; a second enqueue with the same dedup key does nothing."""
-    return insert_ignoring_conflict(
+    inserted = insert_ignoring_conflict(
         session,
         OutboxMessage,
         dict(
@@ -71,6 +71,7 @@ def enqueue(
         ),
         ["dedup_key"],
     )
+    return inserted == 1
 
 
 def backoff(attempts: int, rng: random.Random = random.Random()) -> timedelta:

@@ -67,11 +67,16 @@ def open_database(url: str, migrate: bool = True) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def insert_ignoring_conflict(session: Session, model, values: dict, conflict: list[str]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True if inserted."""
+def insert_ignoring_conflict(session: Session, model, values: dict | list[dict], conflict: list[str]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; how many rows went in.
+
+    `values` may be one row or many (one multi-row statement).
+    """
+    if not values:
+        return 0
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+        dialect.insert(model).values(values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
     )
-    # rowcount is not reliable here (psycopg reports -1); a returned id is.
-    return session.execute(stmt).first() is not None
+    # rowcount is not reliable here (psycopg reports -1); the returned ids are.
+    return len(session.execute(stmt).all())

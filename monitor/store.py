@@ -56,32 +56,31 @@ def load_cursors(session: Session, account_id: int) -> dict[CursorKey, dict]:
 
 def store_batch(session: Session, account: Account, batch: Batch, now: datetime) -> int:
     """Insert the batch's new items and move its cursors, in the caller's transaction."""
-    inserted = 0
-    for it in batch.items:
-        inserted += insert_ignoring_conflict(
-            session,
-            Item,
-            dict(
-                setting_id=account.setting_id,
-                account_id=account.id,
-                platform=account.platform,
-                external_id=it.external_id,
-                kind=it.kind,
-                parent_external_id=it.parent_external_id,
-                author_name=it.author_name,
-                author_id=it.author_id,
-                text=it.text,
-                created_at=it.created_at,
-                updated_at=it.updated_at,
-                permalink=it.permalink,
-                rating=it.rating,
-                can_hide=it.can_hide,
-                is_hidden=it.is_hidden,
-                fetched_at=now,
-                needs_review=False,
-            ),
-            ["account_id", "external_id"],
+    rows = [
+        dict(
+            setting_id=account.setting_id,
+            account_id=account.id,
+            platform=account.platform,
+            external_id=it.external_id,
+            kind=it.kind,
+            parent_external_id=it.parent_external_id,
+            author_name=it.author_name,
+            author_id=it.author_id,
+            text=it.text,
+            created_at=it.created_at,
+            updated_at=it.updated_at,
+            permalink=it.permalink,
+            rating=it.rating,
+            can_hide=it.can_hide,
+            is_hidden=it.is_hidden,
+            fetched_at=now,
+            needs_review=False,
         )
+        for it in batch.items
+    ]
+    inserted = 0
+    for start in range(0, len(rows), 500):  # SQLite caps the number of bound parameters
+        inserted += insert_ignoring_conflict(session, Item, rows[start : start + 500], ["account_id", "external_id"])
     for (stream, parent), value in batch.cursors.items():
         cur = session.scalar(
             select(Cursor).where(Cursor.account_id == account.id, Cursor.stream == stream, Cursor.parent == parent)
