@@ -38,12 +38,12 @@ MIN_EVIDENCE = 0.15  # hits below this after context are not shown as evidence
 
 
 def make_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
-    """The shipped pipeline (tokenizer + sentencizer + textcat) or, without one, a blank English one."""
+    """The shipped pipeline (tokenizer + textcat) or, without one, a blank English one."""
     if model_dir is not None and (Path(model_dir) / "config.cfg").exists():
-        return spacy.load(model_dir)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
+        from . import textcat  # noqa: F401  (registers the model architecture)
+
+        return spacy.load(model_dir, exclude=["sentencizer"])
+    return spacy.blank("en")
 
 
 class Classifier:
@@ -57,8 +57,6 @@ class Classifier:
                  use_model: bool = True):
         self.nlp = make_nlp(model_dir if use_model else None)
         self.has_model = "textcat_multilabel" in self.nlp.pipe_names
-        if "sentencizer" not in self.nlp.pipe_names:
-            self.nlp.add_pipe("sentencizer", first=True)
         self.names = NameFinder(self.nlp, setting, roster)
         classes = word_classes({
             "child": sorted(self.names.child_first),
@@ -98,7 +96,7 @@ class Classifier:
         a.tokens = toks = list(doc)  # Token objects are made once per comment, then shared
         a.norms = [t.norm_ for t in toks]
         a.lowers = [t.lower_ for t in toks]
-        a.sent_ids = _sentence_ids(toks)
+        a.sent_ids = _sentence_ids(a.norms)
         a.lang = self.language.guess(a)
         a.mentions = self.names.find(a)
         hits: list[Hit] = []
@@ -126,7 +124,7 @@ class Classifier:
         model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model else None  # 4. model
         labels, findings = [], []
         for cat in CATEGORIES:
-            score = self.combiner.score(cat, rules[cat], model[cat] if model else None)  # 5. combine
+            score = self.combiner.score(cat, rules, model, rating)  # 5. combine
             if score < self.combiner.threshold(cat):  # 6. threshold
                 continue
             labels.append(cat)
@@ -212,13 +210,20 @@ def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:
     return "low"
 
 
-def _sentence_ids(tokens: list) -> list[int]:
+_SENT_END = frozenset({".", "!", "?", "...", "..", "!!", "??", "?!", "!?", "\n", "\n\n", ";"})
+
+
+def _sentence_ids(norms: list[str]) -> list[int]:
+    """Sentence number of each token: a new sentence follows . ! ? ; or a line break."""
     ids = []
     sid = 0
-    for i, t in enumerate(tokens):
-        if i and t.is_sent_start:
+    prev_end = False
+    for norm in norms:
+        is_end = norm in _SENT_END or (norm[:1] in ".!?" and norm.strip(".!?") == "")
+        if prev_end and not is_end:
             sid += 1
         ids.append(sid)
+        prev_end = is_end
     return ids
 
 

@@ -1,9 +1,14 @@
-"""Combine the rule score and the model probability for each label.
+"""Combine rule scores and model probabilities into one score per label.
 
 Without a trained model the rule score is the score and the threshold is 0.5.
-With one, `nurserywatch train` fits a tiny logistic combiner per label on
+With one, `nurserywatch train` fits a small logistic combiner per label on
 out-of-fold predictions over the *train* split and picks the threshold there;
-both are stored in model/combiner.json so the figures are reproducible.
+both are stored in model/combiner.json, so the figures are reproducible.
+
+Features for label L (all in 0..1): the rule score and model probability for
+L, their product, "a rule alone reached 0.5", the model's log-odds / 5, the
+other two labels' model and rule scores (a complaint about a named child is
+evidence of a confidentiality problem), and the star rating (1-2, 3, 4-5).
 """
 from __future__ import annotations
 
@@ -12,11 +17,28 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+LABELS = ("safeguarding", "confidentiality", "criticism")
 RULES_ONLY_THRESHOLD = 0.5
+FEATURE_NAMES = ("rule", "model", "rule*model", "rule>=0.5", "model_logit/5",
+                 "model_other1", "model_other2", "rule_other1", "rule_other2",
+                 "stars<=2", "stars=3", "stars>=4")
 
 
-def features(rule: float, model: float) -> list[float]:
-    return [rule, model, rule * model, 1.0 if rule >= 0.5 else 0.0]
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None) -> list[float]:
+    r, m = rules[label], model[label]
+    others = [lab for lab in LABELS if lab != label]
+    return [
+        r, m, r * m, 1.0 if r >= 0.5 else 0.0, _logit(m) / 5,
+        model[others[0]], model[others[1]], rules[others[0]], rules[others[1]],
+        1.0 if rating is not None and rating <= 2 else 0.0,
+        1.0 if rating == 3 else 0.0,
+        1.0 if rating is not None and rating >= 4 else 0.0,
+    ]
 
 
 @dataclass
@@ -32,13 +54,15 @@ class Combiner:
         return cls(weights=data["weights"], thresholds=data["thresholds"])
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"weights": self.weights, "thresholds": self.thresholds}, indent=2) + "\n")
+        data = {"features": FEATURE_NAMES, "weights": self.weights, "thresholds": self.thresholds}
+        path.write_text(json.dumps(data, indent=2) + "\n")
 
-    def score(self, label: str, rule: float, model: float | None) -> float:
+    def score(self, label: str, rules: dict[str, float], model: dict[str, float] | None,
+              rating: int | None = None) -> float:
         w = self.weights.get(label)
         if model is None or w is None:
-            return rule
-        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(rule, model)))
+            return rules[label]
+        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(label, rules, model, rating)))
         return 1 / (1 + math.exp(-z))
 
     def threshold(self, label: str) -> float:

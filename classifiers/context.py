@@ -41,8 +41,9 @@ class ContextRules:
         hyp_starts = sorted({s for _, s, _ in self.hyp(analysis.norms)})
         benign_found: dict[str, tuple[int, int]] = {}
         for bid, s, e in sorted(self.benign_matcher(analysis.norms), key=lambda m: m[1]):
-            benign_found.setdefault(bid, (s, e))
-        for h in hits:
+            if not self._negated(doc, analysis.norms, s):  # "no accident form" is not a handled accident
+                benign_found.setdefault(bid, (s, e))
+        for h in hits:  # negation and hypotheticals first: they decide which rules really fired
             h.final = h.score
             if h.detector == "pii":
                 continue  # a phone number is a phone number, whatever surrounds it
@@ -54,6 +55,10 @@ class ContextRules:
                         h.final *= self.hyp_factor
                         h.cues.append(f"hypothetical '{doc[s].text}'")
                         break
+        fired = {h.rule for h in hits if h.value >= 0.5}
+        for h in hits:
+            if h.detector == "pii":
+                continue
             for bid, (s, e) in benign_found.items():
                 b = self.benign[bid]
                 if h.label not in b["labels"]:
@@ -62,18 +67,26 @@ class ContextRules:
                     continue
                 if h.rule in b.get("exempt_rules", ()):
                     continue
+                if fired & set(b.get("unless_rules", ())):
+                    continue  # "bruise ... nobody told me": the handled-accident reading is out
                 h.final *= float(b["factor"])
                 h.cues.append(f"{bid} '{doc[s:e].text}'")
         return list(benign_found)
 
-    def _negation(self, doc, norms: list[str], h: Hit) -> None:
-        lo = max(0, h.start_tok - self.neg_window)
+    def _negated(self, doc, norms: list[str], start: int) -> int | None:
+        """Index of a negation cue governing the word at `start`, if any."""
+        lo = max(0, start - self.neg_window)
         # a negation inside the match itself ("not fed") is part of the pattern
-        for i in range(h.start_tok - 1, lo - 1, -1):
+        for i in range(start - 1, lo - 1, -1):
             norm = norms[i]
             if norm in self.neg_breakers or doc[i].is_punct:
-                return
+                return None
             if norm in self.neg_cues:
-                h.final *= self.neg_factor
-                h.cues.append(f"negation '{doc[i].text}'")
-                return
+                return i
+        return None
+
+    def _negation(self, doc, norms: list[str], h: Hit) -> None:
+        i = self._negated(doc, norms, h.start_tok)
+        if i is not None:
+            h.final *= self.neg_factor
+            h.cues.append(f"negation '{doc[i].text}'")

@@ -38,7 +38,7 @@ TEXTCAT_CONFIG = {
     "model": {
         "@architectures": "nurserywatch.TextCatBOWNorm.v1",
         "exclusive_classes": False,
-        "ngram_size": 2,
+        "ngram_size": 1,
         "no_output_layer": False,
         "length": 262144,
         "stems": True,
@@ -49,7 +49,6 @@ THRESHOLD_BETA = {"safeguarding": 2.0, "confidentiality": 1.0, "criticism": 1.0}
 
 def new_pipeline() -> Language:
     nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
     tc = nlp.add_pipe("textcat_multilabel", config=TEXTCAT_CONFIG)
     for label in LABELS:
         tc.add_label(label)
@@ -77,6 +76,7 @@ def predict(nlp: Language, texts: list[str]) -> numpy.ndarray:
 
 
 def rule_matrix(examples: list[Example]) -> numpy.ndarray:
+    """Rule scores (after context) per example and label, from the rules-only classifier."""
     cfg = corpus_config()
     rules = Classifier(cfg.setting, cfg.roster, use_model=False)
     out = []
@@ -131,13 +131,15 @@ def best_threshold(scores: numpy.ndarray, y: numpy.ndarray, beta: float) -> floa
     return round(best_t, 2)
 
 
-def fit_combiner(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray) -> Combiner:
+def fit_combiner(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray,
+                 ratings: list[int | None]) -> Combiner:
     comb = Combiner()
+    rows = [({lab: float(rules[i, j]) for j, lab in enumerate(LABELS)},
+             {lab: float(model[i, j]) for j, lab in enumerate(LABELS)}, ratings[i]) for i in range(len(gold))]
     for j, lab in enumerate(LABELS):
-        x = numpy.array([features(r, m) for r, m in zip(rules[:, j], model[:, j])])
-        w = fit_logistic(x, gold[:, j])
-        comb.weights[lab] = w
-        scores = numpy.array([comb.score(lab, r, m) for r, m in zip(rules[:, j], model[:, j])])
+        x = numpy.array([features(lab, r, m, rating) for r, m, rating in rows])
+        comb.weights[lab] = fit_logistic(x, gold[:, j])
+        scores = numpy.array([comb.score(lab, r, m, rating) for r, m, rating in rows])
         comb.thresholds[lab] = best_threshold(scores, gold[:, j], THRESHOLD_BETA[lab])
     return comb
 
@@ -149,7 +151,7 @@ def train(output: Path = MODEL_DIR, seed: int = SEED) -> dict:
     gold = numpy.array([[float(lab in e.labels) for lab in LABELS] for e in examples])
     rules = rule_matrix(examples)
     oof = out_of_fold(examples, seed=seed)
-    combiner = fit_combiner(rules, oof, gold)
+    combiner = fit_combiner(rules, oof, gold, [e.rating for e in examples])
     nlp = train_textcat(examples, seed=seed)
     tmp = output.with_name(output.name + ".tmp")
     if tmp.exists():

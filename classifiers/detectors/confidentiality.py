@@ -13,6 +13,7 @@ from ..lexicon import build_matcher, load_rules
 from .base import Analysis, Hit, Mention, hit_from_span
 
 WINDOW = 14
+_POSSESSIVE = frozenset({"my", "our", "his", "her", "their", "me", "mi"})
 _ABOUT = {
     "child": {"child", "person"},
     "staff": {"staff", "person"},
@@ -41,8 +42,10 @@ class SensitiveLinkDetector:
         return best
 
     def _child_ref(self, a: Analysis, start: int) -> bool:
+        """A particular child nearby: "my son", "her daughter", "our little one"."""
         lo = max(0, start - WINDOW)
-        return any(w in self.child_words for w in a.lowers[lo:start + 3])
+        words = a.lowers[lo:start + 3]
+        return any(w in _POSSESSIVE and nxt in self.child_words for w, nxt in zip(words, words[1:]))
 
     def detect(self, analysis: Analysis) -> list[Hit]:
         doc = analysis.doc

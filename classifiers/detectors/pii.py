@@ -14,6 +14,7 @@ from ..lexicon import load_toml
 from .base import Analysis, Hit
 
 _DIGITS = re.compile(r"\D")
+_WORTH_LOOKING = re.compile(r"[\d@]")
 
 
 def nhs_checksum_ok(number: str) -> bool:
@@ -33,8 +34,7 @@ class PiiDetector:
     def __init__(self, setting: SettingConfig):
         self.patterns = []
         for raw in load_toml("pii.toml")["pattern"]:
-            flags = 0 if raw.get("ignore_case", True) is False else 0
-            self.patterns.append((raw, re.compile(raw["regex"], flags)))
+            self.patterns.append((raw, re.compile(raw["regex"])))
         public = " ".join(filter(None, [setting.public_phone, setting.public_address]))
         self.public_digits = {_DIGITS.sub("", m) for m in re.findall(r"[\d\s()+-]{7,}", public)} - {""}
         self.public_text = public.lower()
@@ -50,7 +50,7 @@ class PiiDetector:
 
     def detect(self, analysis: Analysis) -> list[Hit]:
         text = analysis.text
-        if not any(c.isdigit() for c in text) and "@" not in text:
+        if not _WORTH_LOOKING.search(text):
             return []
         hits: list[Hit] = []
         covered: list[tuple[int, int]] = []
