@@ -49,6 +49,7 @@ def cmd_digest(args: argparse.Namespace, out: TextIO = sys.stdout, clock=None) -
         return 0
     finally:
         asyncio.run(rt.aclose())
+        rt.sessions.kw["bind"].dispose()
 
 
 def alert_rows(config: Config, state: str | None = None) -> list[dict]:

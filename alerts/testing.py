@@ -138,6 +138,9 @@ class World:
             alert = create_alert(s, self.env, item, result, self.clock())
             return alert.id if alert else None
 
+    def close(self) -> None:
+        self.sessions.kw["bind"].dispose()
+
     def alert(self, alert_id: int) -> Alert:
         with self.sessions() as s:
             a = s.get(Alert, alert_id)

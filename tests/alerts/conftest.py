@@ -56,7 +56,20 @@ def smtp():
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = make_world(tmp_path)
-    yield w
-    w.sessions.kw["bind"].dispose()
+def new_world(tmp_path):
+    """make_world with config overrides; every world is closed after the test."""
+    made = []
+
+    def make(**overrides):
+        w = make_world(tmp_path / f"w{len(made)}", **overrides)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture
+def world(new_world):
+    return new_world()

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from alerts.digest import digest_due, next_digest_at, run_digest, scheduled_at
-from alerts.testing import make_world
 from monitor.models import Account, AccountState, OutboxMessage
 
 LONDON = ZoneInfo("Europe/London")
@@ -44,8 +43,8 @@ def test_a_time_skipped_by_the_spring_change_runs_an_hour_later_and_a_repeated_o
     assert scheduled_at(date(2026, 10, 25), time(1, 30), LONDON) == utc(2026, 10, 25, 0, 30)  # first 01:30
 
 
-def test_due_only_after_the_local_time_across_the_autumn_change(tmp_path):
-    w = make_world(tmp_path, start=utc(2026, 10, 24, 6, 29))
+def test_due_only_after_the_local_time_across_the_autumn_change(new_world):
+    w = new_world(start=utc(2026, 10, 24, 6, 29))
     assert not digest_due(w.rt)
     w.clock.set(utc(2026, 10, 24, 6, 30))  # 07:30 BST
     assert digest_due(w.rt)
@@ -58,8 +57,8 @@ def test_due_only_after_the_local_time_across_the_autumn_change(tmp_path):
     assert len(run_digest(w.rt)) == 5
 
 
-def test_the_day_after_a_clock_change_covers_25_hours_so_nothing_is_missed(tmp_path):
-    w = make_world(tmp_path, start=utc(2026, 10, 24, 6, 30))
+def test_the_day_after_a_clock_change_covers_25_hours_so_nothing_is_missed(new_world):
+    w = new_world(start=utc(2026, 10, 24, 6, 30))
     run_digest(w.rt)
     w.clock.set(utc(2026, 10, 25, 6, 45))  # after 07:30 BST yesterday +24 h, before 07:30 GMT today
     w.raise_alert("x")
@@ -78,6 +77,7 @@ def test_never_sent_twice_for_the_same_day_and_person_even_after_a_restart(world
     restarted = world.rt
     restarted.sessions = open_database(world.config.database.url)  # a new process on the same database
     assert run_digest(restarted) == [] and not digest_due(restarted)
+    restarted.sessions.kw["bind"].dispose()
     assert len(digests(world)) == 5
     world.clock.set(utc(2026, 11, 25, 7, 30))
     assert len(run_digest(world.rt)) == 5
@@ -147,7 +147,7 @@ def test_dry_run_queues_nothing_and_works_before_the_time(world):
     assert not digests(world) and digest_due(world.rt)
 
 
-def test_disabled_digest_is_never_due(tmp_path):
-    w = make_world(tmp_path, digest={"enabled": False})
+def test_disabled_digest_is_never_due(new_world):
+    w = new_world(digest={"enabled": False})
     w.clock.set(utc(2026, 11, 24, 8, 0))
     assert not digest_due(w.rt) and run_digest(w.rt) == []

@@ -5,7 +5,6 @@ from sqlalchemy import select
 
 from alerts.ack import Actor, acknowledge
 from alerts.escalation import run_escalations
-from alerts.testing import make_world
 from monitor.models import Alert, OutboxMessage
 
 
@@ -89,8 +88,8 @@ def test_digest_only_alerts_do_not_escalate(world):
     assert run_escalations(world.rt) == 0
 
 
-def test_waits_and_max_steps_come_from_config(tmp_path):
-    w = make_world(tmp_path, escalation={"safeguarding_after": "5m", "other_after": "1h", "max_steps": 1})
+def test_waits_and_max_steps_come_from_config(new_world):
+    w = new_world(escalation={"safeguarding_after": "5m", "other_after": "1h", "max_steps": 1})
     alert_id = w.raise_alert("x")
     w.clock.advance(minutes=5)
     assert run_escalations(w.rt) == 1

@@ -109,10 +109,9 @@ def test_when_everyone_routed_is_named_the_owner_is_told(world):
     assert emailed(world, alert_id) == {"olive@acorns.example"}
 
 
-def test_owner_role_can_be_routed_to_directly(world, tmp_path):
-    from alerts.testing import make_world
-
-    w = make_world(tmp_path / "w2", routes=[{"match": {"category": ["confidentiality"]}, "to": ["owner", "manager"]}])
+def test_owner_role_can_be_routed_to_directly(new_world):
+    
+    w = new_world(routes=[{"match": {"category": ["confidentiality"]}, "to": ["owner", "manager"]}])
     alert_id = w.raise_alert("her address is 1 Oak Lane", [("confidentiality", "medium")])
     assert emailed(w, alert_id) == {"olive@acorns.example", "sam@acorns.example"}
 
