@@ -1,4 +1,4 @@
-"""The keyword-list baseline (lexicons/baseline.toml): any listed word -> label."""
+"""The keyword-list baseline (lexicons/baseline.toml): any keyword that starts a word -> label."""
 from __future__ import annotations
 
 import re
@@ -17,7 +17,8 @@ class KeywordBaseline:
         for label in LABELS:
             words = sorted(data[label], key=len, reverse=True)
             alts = "|".join(re.escape(w) for w in words)
-            self.patterns[label] = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
+            # a keyword must start a word (or start with a space/emoji); its end is open: "bruis" -> bruised
+            self.patterns[label] = re.compile(rf"(?:(?<!\w)|(?<=\w)(?=\W))(?:{alts})", re.IGNORECASE)
 
     def classify(self, text: str, platform: str | None = None, rating: int | None = None) -> Classification:
         labels, findings = [], []

@@ -2,7 +2,9 @@
 
 Post-processing order (documented in docs/classifier.md):
   1. detect   every detector reads the same Analysis and returns raw hits
-  2. context  negation, hypotheticals, benign events lower hit scores (context.py)
+  2. context  negation, hypotheticals, benign events lower hit scores (context.py);
+              then a named person in a comment with a surviving concern adds a
+              confidentiality hit (NamedConcernLinker)
   3. merge    per label, the best hit of each rule combine by noisy-or -> rule score
   4. model    the trained textcat_multilabel gives a probability per label
   5. combine  rule score and model probability -> one score per label (combiner.json)
@@ -24,7 +26,7 @@ from monitor.types import CATEGORIES, Classification, Evidence, Finding
 
 from .context import ContextRules
 from .detectors.base import Analysis, Hit
-from .detectors.confidentiality import SensitiveLinkDetector
+from .detectors.confidentiality import NamedConcernLinker, SensitiveLinkDetector
 from .detectors.criticism import RatingDetector
 from .detectors.names import NameFinder
 from .detectors.pii import PiiDetector
@@ -73,6 +75,7 @@ class Classifier:
             RatingDetector(),
         ]
         self.foreign = LexiconDetector("foreign_rules", "foreign.toml", self.nlp, classes)
+        self.linker = NamedConcernLinker()
         combiner_path = Path(model_dir) / "combiner.json" if model_dir else None
         self.combiner = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
 
@@ -105,6 +108,7 @@ class Classifier:
         if a.lang not in ("en", "und"):
             hits.extend(self.foreign.detect(a))
         self.context.apply(a, hits)  # 2. context
+        hits.extend(self.linker.link(a, hits))  # 2b. a named person + a concern that survived context
         return a, hits
 
     def rule_scores(self, hits: list[Hit]) -> dict[str, float]:
@@ -170,10 +174,10 @@ class Classifier:
         if not cands:
             return []
         words = [t.text for t in doc]
-        variants = []
-        for t in cands:
-            w = words[: t.i] + words[t.i + 1:]
-            variants.append(Doc(self.nlp.vocab, words=w or [""]))
+        if len(words) == 1:
+            t = cands[0]
+            return [Evidence(t.idx, t.idx + len(t.text), t.text, f"model: textcat_multilabel {cat} {base:.2f}")]
+        variants = [Doc(self.nlp.vocab, words=words[: t.i] + words[t.i + 1:]) for t in cands]
         drops = []
         for t, d in zip(cands, textcat.pipe(variants)):
             drops.append((base - d.cats.get(cat, 0.0), t))

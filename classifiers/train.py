@@ -41,7 +41,7 @@ TEXTCAT_CONFIG = {
         "ngram_size": 1,
         "no_output_layer": False,
         "length": 262144,
-        "stems": True,
+        "stems": False,
     },
 }
 THRESHOLD_BETA = {"safeguarding": 2.0, "confidentiality": 1.0, "criticism": 1.0}

@@ -64,3 +64,39 @@ class SensitiveLinkDetector:
             elif rule.extra.get("unnamed_score", 0) and self._child_ref(analysis, start):
                 hits.append(hit_from_span(self.name, rule, doc, start, end, float(rule.extra["unnamed_score"])))
         return hits
+
+
+class NamedConcernLinker:
+    """A named person in a comment that raises a concern is itself a confidentiality issue.
+
+    Runs after context: a safeguarding hit that survived context, with a named
+    child, parent or person in the same comment, or a criticism hit with a named
+    staff member, adds a confidentiality hit that shows both spans.
+    """
+
+    name = "named_concern"
+    labels = ("confidentiality",)
+    SCORES = {"safeguarding": 0.8, "criticism": 0.6}
+    KINDS = {"safeguarding": {"child", "staff", "parent", "person"}, "criticism": {"staff"}}
+
+    def link(self, analysis: Analysis, hits: list[Hit]) -> list[Hit]:
+        people = [m for m in analysis.mentions if m.kind not in ("room", "setting")]
+        if not people:
+            return []
+        out: list[Hit] = []
+        for label, score in self.SCORES.items():
+            concern = max((h for h in hits if h.label == label and h.detector != "rating"),
+                          key=lambda h: h.value, default=None)
+            if concern is None or concern.value < 0.5:
+                continue
+            who = min((m for m in people if m.kind in self.KINDS[label]),
+                      key=lambda m: abs(m.start - concern.start_tok), default=None)
+            if who is None:
+                continue
+            hit = Hit(self.name, f"named_{who.kind}_{label}", "confidentiality", concern.start_char,
+                      concern.end_char, score * (0.85 if who.source == "list" else 1.0), "medium",
+                      f"a named {who.kind} linked to a {label} concern", concern.start_tok, concern.end_tok)
+            hit.final = hit.score
+            hit.also.append((who.start_char, who.end_char, f"{who.kind} name ({who.source})"))
+            out.append(hit)
+        return out
