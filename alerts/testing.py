@@ -9,6 +9,7 @@ network.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,6 +55,42 @@ class FakeClock:
         return when
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ScriptedHandler:
+    """An aiosmtpd handler that accepts mail unless told otherwise:
+    `rcpt_codes[address]` answers RCPT TO, `data_code` answers DATA."""
+
+    def __init__(self):
+        self.messages: list = []  # (mail_from, rcpt_tos, email.message.EmailMessage)
+        self.rcpt_codes: dict[str, str] = {}
+        self.data_code: str | None = None
+        self.port: int | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        code = self.rcpt_codes.get(address)
+        if code:
+            return code
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        if self.data_code:
+            return self.data_code
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for _f, rcpts, m in self.messages if address in rcpts]
+
+
 def database_url(folder: Path) -> str:
     """A fresh, empty database for one test."""
     url = os.environ.get(TEST_DB_ENV)
@@ -67,10 +104,10 @@ def database_url(folder: Path) -> str:
     return url
 
 
-def make_config(folder: Path, **overrides) -> Config:
+def make_config(folder: Path, db_url: str | None = None, **overrides) -> Config:
     data = {
         "setting": {"name": "Little Acorns Nursery", "timezone": "Europe/London"},
-        "database": {"url": database_url(folder)},
+        "database": {"url": db_url or database_url(folder)},
         "web": {"base_url": "https://watch.acorns.example"},
         "email": {"from": "alerts@acorns.example", "outbox_dir": str(folder / "outbox")},
         "recipients": PEOPLE,
@@ -152,8 +189,9 @@ class World:
             return s.get(Recipient, self.people[first_name.lower()])
 
 
-def make_world(folder: Path, *, start: datetime | None = None, **config_overrides) -> World:
-    config = make_config(folder, **config_overrides)
+def make_world(folder: Path, *, start: datetime | None = None, db_url: str | None = None, **config_overrides) -> World:
+    """A world in `folder`; `db_url` (an empty database) overrides the default choice."""
+    config = make_config(folder, db_url, **config_overrides)
     sessions = open_database(config.database.url)
     clock = FakeClock(start or datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
     with sessions.begin() as s:

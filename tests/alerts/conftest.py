@@ -1,46 +1,12 @@
-"""Fixtures for the alerts tests: a real world in a fresh database, and a real
-SMTP server (aiosmtpd) on 127.0.0.1 whose answers a test can script."""
+"""Fixtures for the alerts tests: a real world in a fresh database (each backend
+of the suite's `db_url`), and a real SMTP server (aiosmtpd) on 127.0.0.1 whose
+answers a test can script."""
 from __future__ import annotations
-
-import socket
-from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerts.testing import make_world
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ScriptedHandler:
-    """Accepts mail unless told otherwise: `rcpt_codes[address]` or `data_code`."""
-
-    def __init__(self):
-        self.messages: list = []
-        self.rcpt_codes: dict[str, str] = {}
-        self.data_code: str | None = None
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        code = self.rcpt_codes.get(address)
-        if code:
-            return code
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_code:
-            return self.data_code
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list:
-        return [m for _f, rcpts, m in self.messages if address in rcpts]
+from alerts.testing import ScriptedHandler, free_port, make_world
 
 
 @pytest.fixture
@@ -56,12 +22,12 @@ def smtp():
 
 
 @pytest.fixture
-def new_world(tmp_path):
-    """make_world with config overrides; every world is closed after the test."""
+def new_world(tmp_path, db_url):
+    """make_world with config overrides (one per test: they share the database)."""
     made = []
 
     def make(**overrides):
-        w = make_world(tmp_path / f"w{len(made)}", **overrides)
+        w = make_world(tmp_path / f"w{len(made)}", db_url=db_url, **overrides)
         made.append(w)
         return w
 

@@ -17,7 +17,7 @@ from alerts.outbox import CLAIM_TIMEOUT, deliver_due
 from alerts.transport import SmtpTransport
 from monitor.models import OutboxMessage, OutboxState
 
-from conftest import ScriptedHandler, free_port
+from alerts.testing import ScriptedHandler, free_port
 
 FROM = "alerts@acorns.example"
 

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.digest import run_digest
+from alerts.testing import make_world
 from monitor.models import OutboxMessage
 from monitor.web import WebDeps, create_app
 
@@ -86,6 +87,14 @@ def fetch(world, url: str) -> str:
 
 def html_part(raw: str) -> str:
     return message_from_string(raw, policy=policy.default).get_body(("html",)).get_content()
+
+
+@pytest.fixture
+def world(tmp_path):
+    """One backend is enough to look at pages: SQLite, whatever the suite runs on."""
+    w = make_world(tmp_path / "world", db_url=f"sqlite:///{tmp_path}/render.db")
+    yield w
+    w.close()
 
 
 @pytest.fixture

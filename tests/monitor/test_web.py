@@ -55,10 +55,10 @@ class Hider:
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = make_world(tmp_path)
+def world(tmp_path, db_url):
+    w = make_world(tmp_path, db_url=db_url)
     yield w
-    w.sessions.kw["bind"].dispose()
+    w.close()
 
 
 @pytest.fixture
