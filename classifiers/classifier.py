@@ -13,10 +13,10 @@ Post-processing order (documented in docs/classifier.md):
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -125,11 +125,13 @@ class Classifier:
     def _judge(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> Classification:
         a, hits = self.analyse(doc, text, platform, rating)
         rules = self.rule_scores(hits)
-        model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model else None  # 4. model
+        # 4. model (not for text without a single word: its output would be the label prior)
+        has_words = any(w.isalpha() for w in a.lowers)
+        model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model and has_words else None
         labels, findings = [], []
         for cat in CATEGORIES:
             score = self.combiner.score(cat, rules, model, rating)  # 5. combine
-            if score < self.combiner.threshold(cat):  # 6. threshold
+            if score < self.combiner.threshold(cat, model is not None):  # 6. threshold
                 continue
             labels.append(cat)
             findings.append(self._finding(a, cat, score, rules[cat], model[cat] if model else None, hits))
@@ -167,27 +169,29 @@ class Classifier:
         return Finding(cat, severity, min(1.0, score), tuple(evidence), "+".join(detectors) or "model")
 
     def _model_evidence(self, a: Analysis, cat: str, base: float) -> list[Evidence]:
-        """Which words the model leaned on: drop each word, see how far the score falls."""
-        doc = a.doc
-        textcat = self.nlp.get_pipe("textcat_multilabel")
-        cands = [t for t in doc if not t.is_punct and not t.is_space][:60]
+        """The words the model leaned on: each word's weight for this label in the linear model.
+
+        The textcat is a linear model over hashed word (NORM) features, so a word's
+        contribution is its own row of weights; one small batched lookup, no re-scoring.
+        """
+        cands = [t for t in a.tokens if not t.is_punct and not t.is_space][:80]
         if not cands:
-            return []
-        words = [t.text for t in doc]
-        if len(words) == 1:
-            t = cands[0]
-            return [Evidence(t.idx, t.idx + len(t.text), t.text, f"model: textcat_multilabel {cat} {base:.2f}")]
-        variants = [Doc(self.nlp.vocab, words=words[: t.i] + words[t.i + 1:]) for t in cands]
-        drops = []
-        for t, d in zip(cands, textcat.pipe(variants)):
-            drops.append((base - d.cats.get(cat, 0.0), t))
-        drops.sort(key=lambda x: -x[0])
+            return [Evidence(0, len(a.text), a.text, f"model: textcat_multilabel {cat} {base:.2f} (whole comment)")]
+        textcat = self.nlp.get_pipe("textcat_multilabel")
+        linear = textcat.model.get_ref("output_layer")
+        j = list(textcat.labels).index(cat)
+        keys = numpy.array([t.norm for t in cands], dtype="uint64")
+        ones = numpy.ones(len(keys), dtype="float32")
+        scores = linear.predict((keys, ones, numpy.ones(len(keys), dtype="int32")))
+        contrib = scores[:, j] - linear.get_param("b")[j]
+        order = numpy.argsort(-contrib)[:3]
         out = []
-        for delta, t in drops[:3]:
-            if delta <= 0.02:
+        for k in order:
+            if contrib[k] <= 0.2:
                 break
+            t = cands[int(k)]
             out.append(Evidence(t.idx, t.idx + len(t.text), t.text,
-                                f"model: textcat_multilabel {cat} {base:.2f}; without this word {base - delta:.2f}"))
+                                f"model: textcat_multilabel {cat} {base:.2f}; this word adds {contrib[k]:+.2f} log-odds"))
         if not out:
             out.append(Evidence(0, len(a.text), a.text, f"model: textcat_multilabel {cat} {base:.2f} (whole comment)"))
         return out

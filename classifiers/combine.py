@@ -65,5 +65,8 @@ class Combiner:
         z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(label, rules, model, rating)))
         return 1 / (1 + math.exp(-z))
 
-    def threshold(self, label: str) -> float:
+    def threshold(self, label: str, with_model: bool = True) -> float:
+        """The fitted threshold for combined scores; 0.5 for a rule score alone."""
+        if not with_model:
+            return RULES_ONLY_THRESHOLD
         return self.thresholds.get(label, RULES_ONLY_THRESHOLD)
