@@ -111,3 +111,18 @@ def test_two_workers_never_take_the_same_rung(world):
     world.clock.advance(minutes=30)
     assert run_escalations(world.rt) + run_escalations(world.rt) == 1
     assert world.alert(alert_id).escalation_step == 1
+
+
+def test_a_worker_holding_a_stale_view_of_the_alert_cannot_take_a_rung_already_taken(world):
+    from alerts.escalation import escalate
+
+    alert_id = world.raise_alert("x")
+    world.clock.advance(minutes=30)
+    with world.sessions() as stale_session:
+        stale = stale_session.get(Alert, alert_id)  # read at step 0 by "worker B"
+        assert stale.escalation_step == 0
+        assert run_escalations(world.rt) == 1  # "worker A" takes step 1
+        assert escalate(stale_session, world.env, stale, world.clock(), 3) == -1
+        stale_session.rollback()
+    assert world.alert(alert_id).escalation_step == 1
+    assert [k for _t, k, _s in sent(world, alert_id)].count("reminder") == 2
