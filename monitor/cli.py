@@ -159,11 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
 
     for name in PLUGIN_MODULES:
-        try:
-            importlib.import_module(name).register(sub)
-        except ModuleNotFoundError as err:  # INTEGRATION-GUARD: removed once all stages ship their cli
-            if err.name != name:
-                raise
+        importlib.import_module(name).register(sub)
     return parser
 
 

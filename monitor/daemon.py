@@ -14,8 +14,9 @@ from datetime import timezone
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
+from alerts.digest import digest_due, run_digest
+from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
 from monitor.runtime import Runtime
 from monitor.types import CycleReport
@@ -64,16 +65,18 @@ class Jobs:
             await asyncio.to_thread(deliver, self.rt, CycleReport())
 
     async def escalate(self) -> None:
-        from alerts.escalation import run_escalations
-
         async with self.lock:
             await asyncio.to_thread(run_escalations, self.rt)
 
     async def digest(self) -> None:
-        from alerts.digest import run_digest
-
+        """Checked every minute rather than on a cron trigger: the digest module
+        knows the local time across clock changes, and a daemon that was down at
+        digest time catches up when it starts (never twice a day: dedup keys)."""
+        if not digest_due(self.rt):
+            return
         async with self.lock:
             await asyncio.to_thread(run_digest, self.rt)
+            await asyncio.to_thread(deliver, self.rt, CycleReport())
 
 
 def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
@@ -83,9 +86,7 @@ def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
     sched.add_job(jobs.deliver, "interval", seconds=30, id="deliver", **common)
     sched.add_job(jobs.escalate, "interval", seconds=60, id="escalate", **common)
     if rt.config.digest.enabled:
-        at = rt.config.digest.at
-        trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=rt.config.setting.tz)
-        sched.add_job(jobs.digest, trigger, id="digest", **common)
+        sched.add_job(jobs.digest, "interval", seconds=60, id="digest", **common)
     return sched
 
 

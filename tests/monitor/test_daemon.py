@@ -74,3 +74,30 @@ def test_the_daemon_polls_serves_pages_and_stops_cleanly_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out.decode()[-2000:]
+
+
+def test_the_digest_job_sends_once_a_day_after_its_local_time(tmp_path, clock):
+    import asyncio
+    from datetime import datetime, timezone
+
+    from monitor.daemon import Jobs
+    from monitor.runtime import build_runtime
+    from monitor.settings import load_config
+
+    rt = build_runtime(load_config(write_config(tmp_path, free_port())), clock=clock)
+    jobs = Jobs(rt)
+    outbox = tmp_path / "outbox"
+
+    clock.now = datetime(2026, 11, 23, 7, 29, tzinfo=timezone.utc)  # 07:29 in London (GMT)
+    asyncio.run(jobs.digest())
+    assert not outbox.exists() or not list(outbox.glob("*.eml"))
+
+    clock.now = datetime(2026, 11, 23, 7, 31, tzinfo=timezone.utc)
+    asyncio.run(jobs.digest())
+    asyncio.run(jobs.digest())  # a second tick, or a restart, the same day
+    assert len(list(outbox.glob("*.eml"))) == 2  # one each for the manager and the DSL
+
+    clock.now = datetime(2026, 11, 24, 7, 31, tzinfo=timezone.utc)
+    asyncio.run(jobs.digest())
+    assert len(list(outbox.glob("*.eml"))) == 4
+    asyncio.run(rt.aclose())
