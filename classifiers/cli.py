@@ -39,8 +39,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.monotonic()
     result = train(output=output, seed=SEED if args.seed is None else args.seed)
     print(f"trained on {result['examples']} train comments in {time.monotonic() - started:.0f} s -> {output}")
+    oof = result["out_of_fold"]
+    print("out-of-fold on train (each comment scored by a model that did not see it):")
     for label, t in result["thresholds"].items():
-        print(f"  {label:<16} threshold {t:.2f}")
+        m = oof["labels"][label]
+        print(f"  {label:<16} threshold {t:.2f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}")
+    print(f"  macro F1 {oof['macro_f1']:.3f}, benign false-alarm rate {oof['benign_false_alarm_rate']:.1%}")
     return 0
 
 

@@ -17,14 +17,12 @@ import re
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
 
 from monitor.settings import RosterConfig, SettingConfig
 
 from ..lexicon import Rule, load_toml
 from .base import Analysis, Hit, Mention
 
-_KIND_ORDER = {"setting": 0, "room": 1, "child": 2, "staff": 3, "parent": 4, "person": 5}
 FULL_CHILD_NAME = Rule(
     id="child_full_name", label="confidentiality", score=0.85, severity="medium",
     note="a child's full name",

@@ -18,7 +18,7 @@ class LexiconDetector:
 
     def detect(self, analysis: Analysis) -> list[Hit]:
         doc = analysis.doc
-        hits = []
+        hits: list[Hit] = []
         for rule_id, start, end in self.matcher(analysis.norms):
             rule = self.rules[rule_id]
             hits.append(hit_from_span(self.name, rule, doc, start, end))

@@ -53,3 +53,24 @@ def test_to_json_is_serialisable(clf):
 
     result = clf.classify("Amelia Hart has autism")
     json.dumps(result.to_json("abc"))
+
+
+def test_the_trained_model_ships_inside_the_package(clf):
+    from classifiers.classifier import MODEL_DIR
+
+    assert (MODEL_DIR / "config.cfg").exists() and (MODEL_DIR / "combiner.json").exists()
+    assert clf.has_model
+
+
+def test_a_model_only_finding_still_shows_words_as_evidence(clf):
+    text = "the new manager has changed everything and not for the better"
+    result = clf.classify(text)
+    for finding in result.findings:
+        assert finding.evidence
+        for ev in finding.evidence:
+            assert text[ev.start:ev.end] == ev.text
+
+
+def test_labels_combine_for_a_named_staff_member_shouting_in_an_angry_comment(clf):
+    result = clf.classify("Miss Sarah SCREAMED at my 2 year old in front of everyone. Disgraceful. Complaint going in.")
+    assert set(result.labels) == {"safeguarding", "confidentiality", "criticism"}
