@@ -23,9 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate", help="score nurserywatch and the keyword-list baseline on the dev set"
     )
-    p.add_argument("--split", default="dev", choices=["dev", "train"], help="corpus split to score (default dev)")
+    p.add_argument("--split", default="dev", choices=["dev", "test", "train"],
+                   help="corpus split to score (default dev; test is a held-out set for another nursery)")
     p.add_argument("--config", "-c", type=Path, default=None,
-                   help="setting and roster to classify with (default: classifiers/data/corpus_config.toml)")
+                   help="setting and roster to classify with (default: classifiers/data/corpus_config.toml, "
+                        "or test_config.toml for the test split)")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_evaluate)
@@ -53,13 +55,13 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
 
     from .baseline import KeywordBaseline
     from .classifier import MODEL_DIR, build_classifier
-    from .corpus import CORPUS_CONFIG, load_split
+    from .corpus import CORPUS_CONFIG, TEST_CONFIG, load_split
     from .evaluate import score
 
     examples = load_split(split)
     if not examples:
         raise SystemExit(f"evaluate: no examples in classifiers/data/corpus/{split}/*.jsonl")
-    cfg = load_config(config_path or CORPUS_CONFIG)
+    cfg = load_config(config_path or (TEST_CONFIG if split == "test" else CORPUS_CONFIG))
     clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR)
     gold = [e.labels for e in examples]
     preds = clf.classify_batch([(e.text, e.platform, e.rating) for e in examples])

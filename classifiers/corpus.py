@@ -14,6 +14,9 @@ from monitor.settings import Config, load_config
 DATA_DIR = Path(__file__).parent / "data"
 CORPUS_DIR = DATA_DIR / "corpus"
 CORPUS_CONFIG = DATA_DIR / "corpus_config.toml"
+# The held-out test split is written against another setting and roster, never
+# used for training or tuning: it measures generalisation to an unseen nursery.
+TEST_CONFIG = DATA_DIR / "test_config.toml"
 LABELS = ("safeguarding", "confidentiality", "criticism")
 
 
