@@ -7,6 +7,7 @@ names and no comment text.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -41,7 +42,7 @@ class Segment:
 def highlight(text: str, evidence: list[dict]) -> list[Segment]:
     """Split text into plain and evidence segments (overlaps merged)."""
     spans = sorted(
-        (max(0, int(e["start"])), min(len(text), int(e["end"])), e.get("reason", ""))
+        (max(0, int(e["start"])), min(len(text), int(e["end"])), plain_reason(e.get("reason", "")))
         for e in evidence
         if int(e["end"]) > int(e["start"])
     )
@@ -73,6 +74,19 @@ def safe_url(url: str | None) -> str | None:
     if not url.lower().startswith(("https://", "http://")) or any(c in url for c in "\r\n\t \"'<>"):
         return None
     return url
+
+
+_RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+: ")
+_SCORE = re.compile(r"; score \d(?:\.\d+)?$")
+
+
+def plain_reason(reason: str) -> str:
+    """A classifier reason as a person reads it: without the rule id and score.
+
+    The classify contract's reasons read `detector.rule: what it means; score 0.85`
+    (see docs/classifier.md); the email and the page show only the meaning.
+    """
+    return _SCORE.sub("", _RULE_ID.sub("", reason)).strip() or reason
 
 
 def one_line(value: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message, highlight, safe_url
+from alerts.emails import build_message, highlight, plain_reason, safe_url
 from alerts.links import LinkSigner
 from alerts.routing import Subject, route
 from monitor.models import Alert, Item, OutboxMessage, Recipient
@@ -176,7 +176,7 @@ def alert_reasons(item: Item) -> list[str]:
         if not f.alerting:
             continue
         for e in f.evidence:
-            line = f'{e.get("reason", f.category)}: "{e.get("text", "")}"'
+            line = f'{plain_reason(e.get("reason", f.category))}: "{e.get("text", "")}"'
             if line not in reasons:
                 reasons.append(line)
         if not f.evidence:

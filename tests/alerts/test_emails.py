@@ -5,7 +5,7 @@ from email import message_from_string, policy
 
 from sqlalchemy import select
 
-from alerts.emails import build_message, highlight, safe_url
+from alerts.emails import build_message, highlight, plain_reason, safe_url
 from monitor.models import OutboxMessage
 
 SCRIPT = 'Miss Dana <script>alert("x")</script> hurt <b>Lily</b> & nobody cares'
@@ -81,6 +81,20 @@ def test_body_has_platform_author_reason_link_policy_and_ack_link(world):
                      "Hide the comment on the platform", f"https://watch.acorns.example/a/"):
         assert fragment in text and fragment in html.replace("&amp;", "&")
     assert "LADO" not in text  # safeguarding policy only where it applies
+
+
+def test_reasons_read_as_plain_words_without_rule_ids_or_scores(world):
+    world.raise_alert("there was a man at the fence", [("safeguarding", "high")], evidence="man at the fence",
+                      reason="safeguarding_rules.adult_interest: an adult showing interest in the children; score 0.85")
+    text, html = parts(queued(world)[0])
+    for part in (text, html):
+        assert 'an adult showing interest in the children: "man at the fence"' in part.replace("&#34;", '"')
+        assert "safeguarding_rules" not in part and "score 0.85" not in part
+
+
+def test_plain_reason_keeps_reasons_it_does_not_recognise():
+    assert plain_reason("staff name (roster)") == "staff name (roster)"
+    assert plain_reason("pii.uk_mobile: a UK mobile number; score 0.90") == "a UK mobile number"
 
 
 def test_safeguarding_body_gives_the_safeguarding_policy_and_lado_route_when_staff_are_named(world):
