@@ -9,6 +9,7 @@ import logging
 import sys
 from typing import Iterable, TextIO
 
+from monitor.judging import classify_each
 from monitor.settings import ConfigError, load_config
 
 log = logging.getLogger("nurserywatch")
@@ -92,10 +93,15 @@ def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: i
     pending: list[tuple[str | None, str | None, str | None, str | None]] = []
 
     def flush() -> None:
+        nonlocal failed
         good = [(t, p) for (_, t, p, e) in pending if e is None]
-        results = iter(classifier.classify_batch(good) if good else [])
+        results = iter(classify_each(classifier, good))
         for item_id, _, _, error in pending:
-            obj = {"id": item_id, "error": error} if error else next(results).to_json(item_id)
+            outcome = None if error else next(results)
+            if isinstance(outcome, Exception):
+                error = f"the classifier failed on this text ({type(outcome).__name__})"
+                failed += 1
+            obj = {"id": item_id, "error": error} if error else outcome.to_json(item_id)
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         pending.clear()
 

@@ -24,6 +24,7 @@ from connectors.base import (
     RateLimited,
     TemporaryFailure,
 )
+from monitor.judging import classify_each, unjudged
 from monitor.models import Account, AccountState, Finding, Item
 from monitor.runtime import Runtime
 from monitor.store import fingerprint, load_cursors, store_batch
@@ -127,10 +128,13 @@ def classify_pending(rt: Runtime, report: CycleReport) -> None:
             ).all()
         if not pending:
             return
-        results = rt.classifier.classify_batch([(i.text, i.platform) for i in pending])
-        for n, item in enumerate(pending):
-            if item.rating is not None:  # star ratings are evidence too
-                results[n] = rt.classifier.classify(item.text, item.platform, rating=item.rating)
+        outcomes = classify_each(rt.classifier, [(i.text, i.platform, i.rating) for i in pending])
+        results = []
+        for item, outcome in zip(pending, outcomes):
+            if isinstance(outcome, Exception):
+                log.error("item %s: classifier failed (%s); marked for human review", item.id, type(outcome).__name__)
+                outcome = unjudged(outcome)
+            results.append(outcome)
         now = rt.clock()
         with rt.sessions.begin() as session:
             for item, result in zip(pending, results):

@@ -78,6 +78,22 @@ def test_classify_reports_a_malformed_line_and_carries_on(classify_config, monke
     assert "could not be read" in err
 
 
+def test_classify_reports_a_text_the_classifier_fails_on_and_carries_on(classify_config):
+    from classifiers import build_classifier
+    from monitor.settings import load_config
+    from tests.monitor.test_pipeline import Poisoned
+
+    config = load_config(classify_config)
+    poisoned = Poisoned(build_classifier(config.setting, config.roster), "POISON")
+    out = io.StringIO()
+    lines = [json.dumps({"id": str(n), "text": t}) for n, t in enumerate(["hello", "POISON pill", "thanks!"])]
+    failed = cli.classify_stream(poisoned, lines, out)
+    results = [json.loads(l) for l in out.getvalue().splitlines()]
+    assert failed == 1
+    assert [r["id"] for r in results] == ["0", "1", "2"]
+    assert "classifier failed" in results[1]["error"] and "labels" in results[0] and "labels" in results[2]
+
+
 def test_classify_needs_only_setting_and_roster(classify_config, monkeypatch):
     code, out, _ = run_cli(["classify", "--config", classify_config], json.dumps({"id": "x", "text": "hi"}), monkeypatch)
     assert code == 0 and json.loads(out)["id"] == "x"

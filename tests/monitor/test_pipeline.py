@@ -160,3 +160,39 @@ def test_an_smtp_outage_loses_nothing(make_config, smtp_server, sessions, clock)
     recovered = build_runtime(config, clock=clock, sessions=sessions)
     cycle(recovered)
     assert len(smtp_server.handler.messages) == len(rows)
+
+
+class Poisoned:
+    """The real classifier, except that it raises on one comment (a classifier bug)."""
+
+    def __init__(self, real, poison: str):
+        self.real, self.poison = real, poison
+
+    def classify(self, text, platform=None, rating=None):
+        return self.classify_batch([(text, platform, rating)])[0]
+
+    def classify_batch(self, items):
+        if any(self.poison in it[0] for it in items):
+            raise ValueError("classifier bug")
+        return self.real.classify_batch(items)
+
+
+def test_a_comment_that_breaks_the_classifier_is_marked_for_review_and_the_rest_go_on(
+    make_config, smtp_server, sessions, clock
+):
+    from classifiers import build_classifier
+
+    config = make_config(smtp_port=smtp_server.port)
+    poisoned = Poisoned(build_classifier(config.setting, config.roster), "open day")
+    rt = build_runtime(config, clock=clock, sessions=sessions, classifier=poisoned)
+
+    report = cycle(rt)
+
+    assert report.classified == 12
+    with sessions() as s:
+        items = {i.external_id: i for i in s.scalars(select(Item))}
+        assert all(i.classified_at is not None for i in items.values())
+        assert items["demo-2"].needs_review and not items["demo-0"].needs_review
+    assert any(m["To"] == "dsl@example.org" and "Safeguarding" in m["Subject"]
+               for m in parsed(smtp_server.handler.messages))
+    assert cycle(rt).classified == 0  # not retried for ever
