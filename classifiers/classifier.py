@@ -122,15 +122,23 @@ class Classifier:
             scores[label] = 1 - (1 - scores[label]) * (1 - v)
         return scores
 
+    def context_signals(self, a: Analysis) -> dict[str, float]:
+        """What the combiner reads besides scores: benign-context damping per label, "foreign", "short"."""
+        out = self.context.damping(a)
+        out["foreign"] = 0.0 if a.lang in ("en", "und") else 1.0
+        out["short"] = 1.0 if sum(w.isalpha() for w in a.lowers) <= 3 else 0.0
+        return out
+
     def _judge(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> Classification:
         a, hits = self.analyse(doc, text, platform, rating)
         rules = self.rule_scores(hits)
+        signals = self.context_signals(a)
         # 4. model (not for text without a single word: its output would be the label prior)
         has_words = any(w.isalpha() for w in a.lowers)
         model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model and has_words else None
         labels, findings = [], []
         for cat in CATEGORIES:
-            score = self.combiner.score(cat, rules, model, rating)  # 5. combine
+            score = self.combiner.score(cat, rules, model, rating, signals)  # 5. combine
             if score < self.combiner.threshold(cat, model is not None):  # 6. threshold
                 continue
             labels.append(cat)

@@ -8,7 +8,13 @@ both are stored in model/combiner.json, so the figures are reproducible.
 Features for label L (all in 0..1): the rule score and model probability for
 L, their product, "a rule alone reached 0.5", the model's log-odds / 5, the
 other two labels' model and rule scores (a complaint about a named child is
-evidence of a confidentiality problem), and the star rating (1-2, 3, 4-5).
+evidence of a confidentiality problem), the star rating (1-2, 3, 4-5), and two
+context signals the rules compute but the bag-of-words model cannot see: how
+strongly a benign context for L was found anywhere in the comment ("on the
+news", "another nursery", a handled accident, praise; 1 - its factor), and
+"not written in English" (the model learned little about other languages), and
+"three words or fewer" (where the model's output is mostly its prior).
+A combiner.json with fewer weights (an older model) ignores the extra features.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ LABELS = ("safeguarding", "confidentiality", "criticism")
 RULES_ONLY_THRESHOLD = 0.5
 FEATURE_NAMES = ("rule", "model", "rule*model", "rule>=0.5", "model_logit/5",
                  "model_other1", "model_other2", "rule_other1", "rule_other2",
-                 "stars<=2", "stars=3", "stars>=4")
+                 "stars<=2", "stars=3", "stars>=4", "benign_context", "foreign", "short")
 
 
 def _logit(p: float) -> float:
@@ -29,8 +35,11 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None) -> list[float]:
+def features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
+             context: dict[str, float] | None = None) -> list[float]:
+    """`context`: {label: benign damping 0..1, ..., "foreign": 0/1, "short": 0/1} from Classifier.context_signals."""
     r, m = rules[label], model[label]
+    context = context or {}
     others = [lab for lab in LABELS if lab != label]
     return [
         r, m, r * m, 1.0 if r >= 0.5 else 0.0, _logit(m) / 5,
@@ -38,6 +47,7 @@ def features(label: str, rules: dict[str, float], model: dict[str, float], ratin
         1.0 if rating is not None and rating <= 2 else 0.0,
         1.0 if rating == 3 else 0.0,
         1.0 if rating is not None and rating >= 4 else 0.0,
+        context.get(label, 0.0), context.get("foreign", 0.0), context.get("short", 0.0),
     ]
 
 
@@ -58,11 +68,11 @@ class Combiner:
         path.write_text(json.dumps(data, indent=2) + "\n")
 
     def score(self, label: str, rules: dict[str, float], model: dict[str, float] | None,
-              rating: int | None = None) -> float:
+              rating: int | None = None, context: dict[str, float] | None = None) -> float:
         w = self.weights.get(label)
         if model is None or w is None:
             return rules[label]
-        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(label, rules, model, rating)))
+        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(label, rules, model, rating, context)))
         return 1 / (1 + math.exp(-z))
 
     def threshold(self, label: str, with_model: bool = True) -> float:

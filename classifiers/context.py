@@ -34,15 +34,20 @@ class ContextRules:
             self.benign_matcher.add(b["id"], [compiler.compile(p) for p in b["patterns"]])
 
     def apply(self, analysis: Analysis, hits: list[Hit]) -> list[str]:
-        """Adjust `hits` in place; return the ids of benign contexts found."""
-        if not hits:
-            return []
+        """Adjust `hits` in place; return the ids of benign contexts found.
+
+        The benign contexts are also kept on the analysis (`analysis.benign`):
+        the combiner reads them to damp the model too, which no rule hit shows.
+        """
         doc = analysis.doc
-        hyp_starts = sorted({s for _, s, _ in self.hyp(analysis.norms)})
         benign_found: dict[str, tuple[int, int]] = {}
         for bid, s, e in sorted(self.benign_matcher(analysis.norms), key=lambda m: m[1]):
             if not self._negated(doc, analysis.norms, s):  # "no accident form" is not a handled accident
                 benign_found.setdefault(bid, (s, e))
+        analysis.benign = benign_found
+        if not hits:
+            return list(benign_found)
+        hyp_starts = sorted({s for _, s, _ in self.hyp(analysis.norms)})
         for h in hits:  # negation and hypotheticals first: they decide which rules really fired
             h.final = h.score
             if h.detector == "pii":
@@ -72,6 +77,15 @@ class ContextRules:
                 h.final *= float(b["factor"])
                 h.cues.append(f"{bid} '{doc[s:e].text}'")
         return list(benign_found)
+
+    def damping(self, analysis: Analysis) -> dict[str, float]:
+        """Per label, how strongly the benign contexts found damp it: 1 - the smallest factor, or 0."""
+        out = {}
+        for bid in analysis.benign:
+            b = self.benign[bid]
+            for label in b["labels"]:
+                out[label] = max(out.get(label, 0.0), 1.0 - float(b["factor"]))
+        return out
 
     def _negated(self, doc, norms: list[str], start: int) -> int | None:
         """Index of a negation cue governing the word at `start`, if any."""

@@ -63,6 +63,7 @@ class Analysis:
     norms: list[str] = field(default_factory=list)  # token NORM strings, what lexicon patterns match
     lowers: list[str] = field(default_factory=list)
     sent_ids: list[int] = field(default_factory=list)
+    benign: dict[str, tuple[int, int]] = field(default_factory=dict)  # benign contexts found (context.py)
 
     def sent_of(self, token_index: int) -> int:
         if not self.sent_ids:
