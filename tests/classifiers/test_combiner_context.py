@@ -1,0 +1,45 @@
+"""The combiner sees context the bag-of-words model cannot: benign cues, language, length."""
+from classifiers.combine import FEATURE_NAMES, Combiner, features
+
+from .helpers import rule_hits
+
+RULES = {"safeguarding": 0.0, "confidentiality": 0.0, "criticism": 0.0}
+MODEL = {"safeguarding": 0.2, "confidentiality": 0.1, "criticism": 0.6}
+
+
+def test_benign_context_is_reported_even_when_no_rule_fired(rules_clf):
+    analysis, hits = rule_hits(rules_clf, "Suffolk county council have cut the speech therapy funding again")
+    signals = rules_clf.context_signals(analysis)
+    assert not [h for h in hits if h.label == "criticism" and h.value >= 0.5]
+    assert signals["criticism"] > 0.5 and signals["foreign"] == 0.0 and signals["short"] == 0.0
+
+
+def test_language_and_length_are_signals(rules_clf):
+    analysis, _hits = rule_hits(rules_clf, "Bardzo dziękujemy za piękne zdjęcia z wycieczki i za wszystko")
+    assert rules_clf.context_signals(analysis)["foreign"] == 1.0
+    analysis, _hits = rule_hits(rules_clf, "Fab.")
+    assert rules_clf.context_signals(analysis)["short"] == 1.0
+
+
+def test_thanks_for_photos_in_polish_damps_the_photo_word(rules_clf):
+    _a, hits = rule_hits(rules_clf, "Pani Ewa, dziękuję za zdjęcia! Maja wygląda przeszczęśliwie")
+    photo = [h for h in hits if h.rule == "foreign_safeguarding_more"]
+    assert photo and all(h.value < 0.5 for h in photo)
+
+
+def test_a_benign_context_weight_lowers_the_combined_score():
+    weights = [0.0] * (len(FEATURE_NAMES) + 1)
+    weights[2] = 4.0  # model
+    weights[1 + FEATURE_NAMES.index("benign_context")] = -3.0
+    comb = Combiner(weights={"criticism": weights}, thresholds={"criticism": 0.5})
+    plain = comb.score("criticism", RULES, MODEL, None, {})
+    damped = comb.score("criticism", RULES, MODEL, None, {"criticism": 0.8})
+    assert damped < plain
+
+
+def test_an_older_combiner_with_fewer_weights_ignores_the_new_features():
+    old = [0.5] + [0.1] * 12
+    comb = Combiner(weights={"criticism": old}, thresholds={"criticism": 0.5})
+    assert comb.score("criticism", RULES, MODEL, None, {"criticism": 1.0, "short": 1.0}) == \
+        comb.score("criticism", RULES, MODEL, None)
+    assert len(features("criticism", RULES, MODEL, None)) == len(FEATURE_NAMES)
