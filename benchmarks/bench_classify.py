@@ -16,6 +16,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +35,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=20000, help="comments to classify (default 20000)")
     parser.add_argument("--batch", type=int, default=256, help="classify_batch chunk size (default 256)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (default 0)")
+    parser.add_argument("--cli", action="store_true", help="also time the `nurserywatch classify` command")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
@@ -69,7 +72,33 @@ def main() -> int:
           f"= {len(items) / batch_s:,.0f} comments/s on one core ({flagged / len(items):.0%} flagged)")
     print(f"classify (one at a time): {single_n / single_s:,.0f} comments/s")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    if args.cli:
+        bench_cli(items)
     return 0
+
+
+def _run_classify(lines: str) -> tuple[float, float]:
+    """(seconds, child's peak RSS in MB) for one `nurserywatch classify` run."""
+    from classifiers.corpus import CORPUS_CONFIG
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "monitor", "classify", "--config", str(CORPUS_CONFIG)],
+                          input=lines, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    assert done.stdout.count("\n") == lines.count("\n")
+    return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+
+
+def bench_cli(items: list[tuple]) -> None:
+    """The child inherits this process's one-CPU affinity."""
+    full = "".join(json.dumps({"id": str(n), "text": t, "platform": p}) + "\n" for n, (t, p, _) in enumerate(items))
+    startup_s, _ = _run_classify(full.splitlines(keepends=True)[0])
+    total_s, rss = _run_classify(full)
+    n = len(items)
+    print(f"nurserywatch classify (CLI, one core): {n} lines in {total_s:.2f} s = {n / total_s:,.0f} comments/s "
+          f"end to end; {n / max(total_s - startup_s, 1e-9):,.0f} comments/s after a {startup_s:.2f} s start-up; "
+          f"peak RSS {rss:.0f} MB")
 
 
 if __name__ == "__main__":
