@@ -20,7 +20,7 @@ from alerts.emails import build_message, highlight, plain_reason, safe_url
 from alerts.links import LinkSigner
 from alerts.routing import Subject, route
 from monitor.models import Alert, Item, OutboxMessage, Recipient
-from monitor.settings import RouteConfig
+from monitor.settings import Config, RouteConfig
 from monitor.types import CATEGORIES, Classification
 
 ROLE_NAMES = {"dsl": "the Designated Safeguarding Lead", "deputy": "a deputy DSL", "manager": "the manager",
@@ -48,6 +48,19 @@ class AlertEnv:
     @property
     def mail_domain(self) -> str:
         return self.from_addr.rpartition("@")[2] or "nurserywatch.invalid"
+
+    @classmethod
+    def from_config(cls, config: Config, setting_id: int, secret_key: str) -> "AlertEnv":
+        return cls(
+            setting_id=setting_id,
+            setting_name=config.setting.name,
+            timezone=config.setting.tz,
+            from_addr=config.email.from_,
+            signer=LinkSigner(secret_key, config.web.base_url, config.web.link_max_age),
+            routes=list(config.routes),
+            safeguarding_after=config.escalation.safeguarding_after,
+            other_after=config.escalation.other_after,
+        )
 
 
 def _names_of(r: Recipient) -> list[str]:

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.links import LinkSigner
 from alerts.service import AlertEnv, create_alert
 from monitor.db import normalise_url, open_database
 from monitor.models import Account, Alert, Finding, Item, Recipient
@@ -199,15 +198,6 @@ def make_world(folder: Path, *, start: datetime | None = None, db_url: str | Non
         setting_id = setting.id
         account_id = s.scalar(select(Account.id).where(Account.setting_id == setting_id))
         people = {r.name.split()[0].lower(): r.id for r in s.scalars(select(Recipient))}
-    env = AlertEnv(
-        setting_id=setting_id,
-        setting_name=config.setting.name,
-        timezone=config.setting.tz,
-        from_addr=config.email.from_,
-        signer=LinkSigner(SECRET, config.web.base_url, config.web.link_max_age),
-        routes=list(config.routes),
-        safeguarding_after=config.escalation.safeguarding_after,
-        other_after=config.escalation.other_after,
-    )
+    env = AlertEnv.from_config(config, setting_id, SECRET)
     return World(config=config, sessions=sessions, clock=clock, env=env, setting_id=setting_id,
                  account_id=account_id, people=people)

@@ -9,7 +9,6 @@ from typing import Callable
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.links import LinkSigner
 from alerts.service import AlertEnv
 from alerts.transport import FileTransport, SmtpTransport, Transport
 from classifiers import Classifier, build_classifier
@@ -83,16 +82,7 @@ def build_runtime(
         setting_id=setting_id,
         classifier=classifier or build_classifier(config.setting, config.roster),
         transport=transport or make_transport(config),
-        alert_env=AlertEnv(
-            setting_id=setting_id,
-            setting_name=config.setting.name,
-            timezone=config.setting.tz,
-            from_addr=config.email.from_,
-            signer=LinkSigner(secret_key, config.web.base_url, config.web.link_max_age),
-            routes=list(config.routes),
-            safeguarding_after=config.escalation.safeguarding_after,
-            other_after=config.escalation.other_after,
-        ),
+        alert_env=AlertEnv.from_config(config, setting_id, secret_key),
         http=http,
         clock=clock,
     )

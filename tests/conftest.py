@@ -3,14 +3,13 @@ a real SMTP server on 127.0.0.1, a controllable clock, and configs."""
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
+from alerts.testing import FakeClock, ScriptedHandler, free_port
 from monitor.db import normalise_url, open_database
 from monitor.settings import config_from_dict
 
@@ -52,52 +51,14 @@ def secret_key(monkeypatch):
     return SECRET
 
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
 
 
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-
-
-@dataclass
-class RecordingHandler:
-    """Accepts mail, or answers with scripted SMTP codes first."""
-
-    messages: list[Received] = field(default_factory=list)
-    script: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.script:
-            return self.script.pop(0)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
-    handler = RecordingHandler()
+    handler = ScriptedHandler()  # accepts everything unless a test scripts a refusal
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
