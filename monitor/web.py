@@ -68,6 +68,9 @@ class WebDeps:
 
 
 class LinkProblem(Exception):
+    """A request the pages cannot serve: shown as a clear page with a 4xx (or 502),
+    by the app's exception handler, after any open transaction rolled back."""
+
     def __init__(self, status: int, title: str, message: str):
         self.status, self.title, self.message = status, title, message
 
@@ -143,20 +146,14 @@ def create_app(deps: WebDeps) -> Starlette:
     async def alert_page(request: Request) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "ack", token, lock=False)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "ack", token, lock=False)
             return _page(request, "alert.html", _alert_ctx(deps, session, alert, recipient, token))
 
     async def alert_ack(request: Request) -> Response:
         token = request.path_params["token"]
         form = await request.form()
         with deps.sessions.begin() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "ack", token, lock=True)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "ack", token, lock=True)
             first = acknowledge(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock())
             session.flush()
             log.info("alert %s: acknowledge by recipient %s (first=%s)", alert.id, recipient.id, first)
@@ -167,12 +164,9 @@ def create_app(deps: WebDeps) -> Starlette:
         token = request.path_params["token"]
         form = await request.form()
         with deps.sessions.begin() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "ack", token, lock=True)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "ack", token, lock=True)
             if not add_note(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock()):
-                return _problem(request, LinkProblem(400, "The note was empty", "Go back and write what was done."))
+                raise LinkProblem(400, "The note was empty", "Go back and write what was done.")
             session.flush()
             ctx = _alert_ctx(deps, session, alert, recipient, token) | {"flash": "Your note has been added."}
             return _page(request, "alert.html", ctx)
@@ -180,22 +174,16 @@ def create_app(deps: WebDeps) -> Starlette:
     async def record_page(request: Request) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "ack", token, lock=False)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "ack", token, lock=False)
             if "safeguarding" not in alert.categories:
-                return _problem(request, LinkProblem(404, "No record of concern for this alert",
-                                                     "A record of concern is for safeguarding alerts only."))
+                raise LinkProblem(404, "No record of concern for this alert",
+                                  "A record of concern is for safeguarding alerts only.")
             return _page(request, "record.html", _alert_ctx(deps, session, alert, recipient, token))
 
     async def hide_page(request: Request) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "hide", token, lock=False)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "hide", token, lock=False)
             ctx = _alert_ctx(deps, session, alert, recipient, deps.env.signer.token("ack", alert.id, recipient.id))
             return _page(request, "hide.html", ctx | {"hide_token": token})
 
@@ -203,20 +191,17 @@ def create_app(deps: WebDeps) -> Starlette:
         token = request.path_params["token"]
         form = await request.form()
         with deps.sessions() as session:
-            try:
-                alert, recipient = _resolve(deps, session, "hide", token, lock=False)
-            except LinkProblem as p:
-                return _problem(request, p)
+            alert, recipient = _resolve(deps, session, "hide", token, lock=False)
             item = alert.item
             account_id, external_id, alert_id = item.account_id, item.external_id, alert.id
             if item.is_hidden:
-                return _problem(request, LinkProblem(409, "Already hidden", "This comment is already hidden."))
+                raise LinkProblem(409, "Already hidden", "This comment is already hidden.")
             if not (deps.hide and item.can_hide):
-                return _problem(request, LinkProblem(409, "This comment cannot be hidden from here",
-                                                     "The platform does not let nurserywatch hide it. Use the link to the platform instead."))
+                raise LinkProblem(409, "This comment cannot be hidden from here",
+                                  "The platform does not let nurserywatch hide it. Use the link to the platform instead.")
             if form.get("confirm") != "yes":
-                return _problem(request, LinkProblem(400, "Please confirm",
-                                                     "Tick the box to confirm you want the comment hidden, then press the button again."))
+                raise LinkProblem(400, "Please confirm",
+                                  "Tick the box to confirm you want the comment hidden, then press the button again.")
         actor = _actor(request, recipient)
         try:
             await deps.hide(account_id, external_id)
@@ -227,10 +212,10 @@ def create_app(deps: WebDeps) -> Starlette:
                       "hide_refused" if refused else "hide_failed", actor, deps.clock(), error=err.detail)
             log.warning("alert %s: hiding failed (%s)", alert_id, type(err).__name__)
             if refused:
-                return _problem(request, LinkProblem(409, "The platform refused to hide it",
-                                                     "Hide it on the platform itself, using the link on the alert page."))
-            return _problem(request, LinkProblem(502, "Could not reach the platform",
-                                                 "Nothing was changed. Try again in a few minutes."))
+                raise LinkProblem(409, "The platform refused to hide it",
+                                  "Hide it on the platform itself, using the link on the alert page.")
+            raise LinkProblem(502, "Could not reach the platform",
+                              "Nothing was changed. Try again in a few minutes.")
         with deps.sessions.begin() as session:
             alert = session.get(Alert, alert_id)
             alert.item.is_hidden = True
@@ -247,7 +232,11 @@ def create_app(deps: WebDeps) -> Starlette:
     async def home(request: Request) -> Response:
         return _page(request, "home.html", {"setting_name": deps.env.setting_name})
 
+    async def link_problem(request: Request, exc: Exception) -> Response:
+        return _problem(request, exc)
+
     return Starlette(
+        exception_handlers={LinkProblem: link_problem},
         routes=[
             Route("/", home),
             Route("/healthz", health),
