@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 import httpx
 
 from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited
-from connectors.http import Clock, Retryable, Sleep, json_body
+from connectors.http import Clock, Http, RetryPolicy, Retryable, Sleep, json_body
 
 log = logging.getLogger(__name__)
+
+GRAPH_BASE = "https://graph.facebook.com/v21.0"  # pinned; accounts may override with api_base
 
 THROTTLE_CODES = {4, 17, 32, 613, 80001, 80002}
 TRANSIENT_CODES = {1, 2, 341, 368}
@@ -163,3 +165,20 @@ def _int(value: object) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def graph_http(
+    client: httpx.AsyncClient, *, base: str, token: str, clock: Clock, permission: str, policy: RetryPolicy, sleep: Sleep
+) -> Http:
+    """The Graph API client Facebook and Instagram share: errors classified by
+    Meta's code (naming `permission` when one is missing), requests paced by the
+    usage headers, the token sent as a bearer header."""
+    return Http(
+        client,
+        base=base,
+        classify=lambda r: classify_graph(r, clock, permission=permission),
+        headers={"Authorization": f"Bearer {token}"},
+        pacer=MetaPacer(clock, sleep),
+        policy=policy,
+        sleep=sleep,
+    )

@@ -33,14 +33,13 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.facebook.parse import comment_item, next_link, post_item
-from connectors.http import Http, Pager, RetryPolicy, Sleep, iso, parse_time, rebase
-from connectors.meta import MetaPacer, classify_graph
+from connectors.http import Pager, RetryPolicy, Sleep, iso, parse_time, rebase
+from connectors.meta import GRAPH_BASE, graph_http
 from connectors.watermark import Watermark
 from monitor.settings import AccountConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "https://graph.facebook.com/v21.0"
 COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},is_hidden,can_hide,permalink_url"
 POST_FIELDS = "id,created_time,updated_time,message,story,permalink_url,from{id,name},is_hidden"
 POSTS: CursorKey = ("posts", "")
@@ -61,20 +60,14 @@ class FacebookConnector:
     ):
         self.account = account
         self.clock = clock
-        self.base = (account.api_base or DEFAULT_BASE).rstrip("/")
+        self.base = (account.api_base or GRAPH_BASE).rstrip("/")
         opts = account.options
         self.window = timedelta(days=int(opts.get("trailing_days", 90)))
         self.posts_per_page = int(opts.get("posts_per_page", 25))
         self.embedded = int(opts.get("comments_embedded", 25))
         self.comments_per_page = int(opts.get("comments_per_page", 100))
-        self.http = Http(
-            client,
-            base=self.base,
-            classify=lambda r: classify_graph(r, clock, permission="pages_read_engagement"),
-            headers={"Authorization": f"Bearer {token}"},
-            pacer=MetaPacer(clock, sleep),
-            policy=policy,
-            sleep=sleep,
+        self.http = graph_http(
+            client, base=self.base, token=token, clock=clock, permission="pages_read_engagement", policy=policy, sleep=sleep
         )
 
     def comments_expansion(self) -> str:

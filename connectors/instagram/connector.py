@@ -33,16 +33,15 @@ from connectors.base import (
     PermissionMissing,
     RateLimited,
 )
-from connectors.http import Http, Pager, RetryPolicy, Sleep, iso, parse_time, rebase
+from connectors.http import Pager, RetryPolicy, Sleep, iso, parse_time, rebase
 from connectors.instagram.parse import comment_item, media_item, next_link
-from connectors.meta import MetaPacer, classify_graph
+from connectors.meta import GRAPH_BASE, graph_http
 from connectors.watermark import Watermark
 from monitor.settings import AccountConfig
 from monitor.types import FetchedItem
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "https://graph.facebook.com/v21.0"
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,username,media_product_type"
 REPLY_FIELDS = "id,text,timestamp,username,from{id,username},hidden,parent_id"
 COMMENT_FIELDS = f"{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}"
@@ -69,19 +68,13 @@ class InstagramConnector:
     ):
         self.account = account
         self.clock = clock
-        self.base = (account.api_base or DEFAULT_BASE).rstrip("/")
+        self.base = (account.api_base or GRAPH_BASE).rstrip("/")
         opts = account.options
         self.user_id = str(opts.get("ig_user_id", account.id))
         self.window = timedelta(days=int(opts.get("trailing_days", 90)))
         self.tags = bool(opts.get("tags", True))
-        self.http = Http(
-            client,
-            base=self.base,
-            classify=lambda r: classify_graph(r, clock, permission="instagram_manage_comments"),
-            headers={"Authorization": f"Bearer {token}"},
-            pacer=MetaPacer(clock, sleep),
-            policy=policy,
-            sleep=sleep,
+        self.http = graph_http(
+            client, base=self.base, token=token, clock=clock, permission="instagram_manage_comments", policy=policy, sleep=sleep
         )
 
     async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
