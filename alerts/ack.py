@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from alerts import outbox
 from alerts.emails import build_message
 from alerts.service import AlertEnv, told_ids
-from monitor.models import Alert, AlertState, AuditEvent, Recipient
+from monitor.core.models import Alert, AlertState, AuditEvent, Recipient
 
 
 @dataclass(frozen=True)

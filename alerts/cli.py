@@ -1,14 +1,10 @@
-"""`nurserywatch digest` and `nurserywatch alerts`.
-
-`digest` queues today's digest for everyone who has not had it and sends the
-outbox (`--dry-run` prints it instead and changes nothing). `alerts` lists
-alerts with their categories, who they went to, how delivery went and who
-acknowledged them; it reads the database only.
-"""
+"""`nurserywatch alerts`: alerts with their categories, who they went to, how
+delivery went and who acknowledged them. It reads the database only.
+(`nurserywatch digest` needs the pipeline's delivery, so the application
+defines it: `monitor/cli/digest.py`.)"""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections import defaultdict
@@ -16,40 +12,9 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from monitor.db import open_database
-from monitor.models import Alert, AlertState, OutboxMessage, Recipient, Setting
-from monitor.settings import Config, load_config
-
-
-def _add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", required=True, metavar="FILE", help="the TOML configuration file")
-
-
-def cmd_digest(args: argparse.Namespace, out: TextIO = sys.stdout, clock=None) -> int:
-    from alerts.digest import digest_due, next_digest_at, run_digest
-    from monitor.pipeline import deliver
-    from monitor.runtime import build_runtime
-    from monitor.types import CycleReport
-
-    config = load_config(args.config)
-    rt = build_runtime(config, clock=clock) if clock else build_runtime(config)
-    try:
-        if args.dry_run:
-            texts = run_digest(rt, dry_run=True)
-            out.write(("\n" + "-" * 72 + "\n").join(texts) if texts else "nobody to send a digest to\n")
-            return 0
-        if not digest_due(rt):
-            nxt = next_digest_at(config.digest.at, config.setting.tz, rt.clock()).astimezone(config.setting.tz)
-            out.write(f"no digest due now (today's was sent, or it is not yet time); next at {nxt:%Y-%m-%d %H:%M %Z}\n")
-            return 0
-        texts = run_digest(rt)
-        report = CycleReport()
-        deliver(rt, report)
-        out.write(f"digest queued for {len(texts)} recipient(s); {report.sent} email(s) sent\n")
-        return 0
-    finally:
-        asyncio.run(rt.aclose())
-        rt.sessions.kw["bind"].dispose()
+from monitor.core.db import open_database
+from monitor.core.models import Alert, AlertState, OutboxMessage, Recipient, Setting
+from monitor.core.settings import Config, add_config_option, load_config
 
 
 def alert_rows(config: Config, state: str | None = None) -> list[dict]:
@@ -127,13 +92,8 @@ def cmd_alerts(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("digest", help="send today's daily digest now if it is due (--dry-run prints it)")
-    _add_config(p)
-    p.add_argument("--dry-run", action="store_true", help="print each person's digest; send and record nothing")
-    p.set_defaults(func=cmd_digest)
-
     p = subparsers.add_parser("alerts", help="list alerts: categories, recipients, delivery and acknowledgement")
-    _add_config(p)
+    add_config_option(p)
     p.add_argument("--state", choices=[s.value for s in AlertState], help="only alerts in this state")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_alerts)

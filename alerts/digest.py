@@ -25,7 +25,7 @@ from alerts import outbox
 from alerts.emails import PLATFORM_NAMES, build_message, render
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv, audience
-from monitor.models import Account, AccountState, Alert, AlertState, Item, OutboxMessage, Recipient
+from monitor.core.models import Account, AccountState, Alert, AlertState, Item, OutboxMessage, Recipient
 
 log = logging.getLogger(__name__)
 

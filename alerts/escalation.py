@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.service import AlertEnv, choose_recipients, queue_alert_email, told_ids
-from monitor.models import Alert, AlertState, Recipient
+from monitor.core.models import Alert, AlertState, Recipient
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from alerts import outbox
 from alerts.emails import build_message
 from alerts.service import AlertEnv
-from monitor.models import OutboxMessage, Recipient, Setting
+from monitor.core.models import OutboxMessage, Recipient, Setting
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.settings import RouteConfig, RouteMatch
+from monitor.core.settings import RouteConfig, RouteMatch
 
 DEFAULT_ROUTES: list[RouteConfig] = [
     RouteConfig(match=RouteMatch(category=["safeguarding"]), to=["dsl", "deputy"], when="immediate", continue_=True),

@@ -19,9 +19,9 @@ from alerts import outbox
 from alerts.emails import build_message, highlight, plain_reason, safe_url
 from alerts.links import LinkSigner
 from alerts.routing import Subject, route
-from monitor.models import Alert, Item, OutboxMessage, Recipient
-from monitor.settings import Config, RouteConfig
-from monitor.types import CATEGORIES, Classification
+from monitor.core.models import Alert, Item, OutboxMessage, Recipient
+from monitor.core.settings import Config, RouteConfig
+from monitor.core.types import CATEGORIES, Classification
 
 ROLE_NAMES = {"dsl": "the Designated Safeguarding Lead", "deputy": "a deputy DSL", "manager": "the manager",
               "owner": "the owner", "admin": "an administrator"}

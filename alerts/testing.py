@@ -19,12 +19,12 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.service import AlertEnv, create_alert
-from monitor.db import normalise_url, open_database
-from monitor.models import Account, Alert, Finding, Item, Recipient
-from monitor.settings import Config, config_from_dict
-from monitor.store import sync_config
-from monitor.types import Classification, Evidence
-from monitor.types import Finding as FoundFinding
+from monitor.core.db import normalise_url, open_database
+from monitor.core.models import Account, Alert, Finding, Item, Recipient
+from monitor.core.settings import Config, config_from_dict
+from monitor.core.store import sync_config
+from monitor.core.types import Classification, Evidence
+from monitor.core.types import Finding as FoundFinding
 
 SECRET = "test-secret-key-0123456789abcdef"
 TEST_DB_ENV = "NURSERYWATCH_TEST_DATABASE_URL"

@@ -26,12 +26,12 @@ import uvicorn  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from connectors.fakeserver import FakePage, busy_page, make_app  # noqa: E402
-from monitor.models import Item  # noqa: E402
+from monitor.core.models import Item  # noqa: E402
 from connectors.testing import drain  # noqa: E402
 from monitor.pipeline import poll_account  # noqa: E402
 from monitor.runtime import build_runtime  # noqa: E402
-from monitor.settings import config_from_dict  # noqa: E402
-from monitor.types import Classification, CycleReport  # noqa: E402
+from monitor.core.settings import config_from_dict  # noqa: E402
+from monitor.core.types import Classification, CycleReport  # noqa: E402
 
 
 class Quiet:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.types import Classification, Evidence, Finding
+from monitor.core.types import Classification, Evidence, Finding
 
 from .lexicon import load_toml
 

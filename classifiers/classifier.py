@@ -21,8 +21,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from monitor.settings import RosterConfig, SettingConfig
-from monitor.types import CATEGORIES, Classification, Evidence, Finding
+from monitor.core.settings import RosterConfig, SettingConfig
+from monitor.core.types import CATEGORIES, Classification, Evidence, Finding
 
 from .context import ContextRules
 from .detectors.base import Analysis, Hit

@@ -1,4 +1,4 @@
-"""`nurserywatch train` and `nurserywatch evaluate` (wired in by monitor/cli.py)."""
+"""`nurserywatch train` and `nurserywatch evaluate` (wired in by monitor/cli/main.py)."""
 from __future__ import annotations
 
 import argparse
@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None) -> dict:
-    from monitor.settings import load_config
+    from monitor.core.settings import load_config
 
     from .baseline import KeywordBaseline
     from .classifier import MODEL_DIR, build_classifier

@@ -17,7 +17,7 @@ from connectors.facebook import FacebookConnector
 from connectors.google import GoogleConnector
 from connectors.instagram import InstagramConnector
 from connectors.x import XConnector
-from monitor.settings import AccountConfig
+from monitor.core.settings import AccountConfig
 
 Factory = Callable[[AccountConfig, "str | None", httpx.AsyncClient, Callable[[], datetime]], Connector]
 

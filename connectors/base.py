@@ -11,19 +11,13 @@ missing, misconfigured, or temporary (retry budget spent).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import AsyncIterator, Mapping, Protocol
 
-from monitor.types import FetchedItem
+from monitor.core.types import Batch, CursorKey, FetchedItem
 
-CursorKey = tuple[str, str]  # (stream, parent); parent "" for account-wide streams
-
-
-@dataclass
-class Batch:
-    items: list[FetchedItem]
-    cursors: dict[CursorKey, dict] = field(default_factory=dict)
+__all__ = ["Batch", "CursorKey", "FetchedItem"]  # the seam's types live in the core
 
 
 def merged(batches: list[Batch]) -> Batch | None:

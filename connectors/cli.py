@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from monitor.db import open_database
-from monitor.models import Account, AccountState
-from monitor.settings import Config, load_config
-from monitor.store import sync_config
+from monitor.core.db import open_database
+from monitor.core.models import Account, AccountState
+from monitor.core.settings import Config, add_config_option, load_config
+from monitor.core.store import sync_config
 
 
 def describe_state(acc: Account, tz: ZoneInfo) -> str:
@@ -100,6 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "accounts", help="show each watched account: state, last successful poll, items seen, last error"
     )
-    p.add_argument("--config", "-c", required=True, metavar="FILE", help="the TOML configuration file")
+    add_config_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_accounts)

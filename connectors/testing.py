@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from connectors.base import Connector, CursorKey
-from monitor.types import FetchedItem
+from monitor.core.types import FetchedItem
 
 
 class Sleeps:

@@ -19,7 +19,7 @@ from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
 from monitor.runtime import Runtime
-from monitor.types import CycleReport
+from monitor.core.types import CycleReport
 from monitor.web import WebDeps, connector_hider, create_app
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from monitor.daemon import make_web_server
-from monitor.models import Alert, OutboxMessage
+from monitor.core.models import Alert, OutboxMessage
 from monitor.pipeline import run_cycle
 from monitor.runtime import Runtime, build_runtime
-from monitor.settings import Config, config_from_dict
+from monitor.core.settings import Config, config_from_dict
 
 SECRET_ENV = "NURSERYWATCH_SECRET_KEY"
 

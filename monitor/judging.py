@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from monitor.types import Classification
+from monitor.core.types import Classification
 
 log = logging.getLogger(__name__)
 

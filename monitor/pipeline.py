@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from alerts.notices import queue_admin_notice
-from alerts.outbox import deliver_due
+from alerts.delivery import deliver_due
 from alerts.service import create_alert
 from connectors.base import (
     AuthFailed,
@@ -25,10 +25,10 @@ from connectors.base import (
     TemporaryFailure,
 )
 from monitor.judging import classify_each, unjudged
-from monitor.models import Account, AccountState, Finding, Item
+from monitor.core.models import Account, AccountState, Finding, Item
 from monitor.runtime import Runtime
-from monitor.store import fingerprint, load_cursors, store_batch
-from monitor.types import CycleReport
+from monitor.core.store import fingerprint, load_cursors, store_batch
+from monitor.core.types import CycleReport
 
 log = logging.getLogger(__name__)
 

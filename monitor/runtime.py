@@ -14,10 +14,10 @@ from alerts.transport import FileTransport, SmtpTransport, Transport
 from classifiers import Classifier, build_classifier
 from connectors import build_connector
 from connectors.base import Connector
-from monitor.db import open_database
-from monitor.models import Account
-from monitor.settings import Config, ConfigError
-from monitor.store import fingerprint, sync_config
+from monitor.core.db import open_database
+from monitor.core.models import Account
+from monitor.core.settings import Config, ConfigError
+from monitor.core.store import fingerprint, sync_config
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from alerts.testing import FakeClock, ScriptedHandler, free_port
-from monitor.db import normalise_url, open_database
-from monitor.settings import config_from_dict
+from monitor.core.db import normalise_url, open_database
+from monitor.core.settings import config_from_dict
 
 PG_ENV = "NURSERYWATCH_TEST_DATABASE_URL"
 SECRET = "test-secret-key-0123456789abcdef"

@@ -18,7 +18,7 @@ import re
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
-from monitor.settings import RosterConfig, SettingConfig
+from monitor.core.settings import RosterConfig, SettingConfig
 
 from ..lexicon import Rule, load_toml
 from .base import Analysis, Hit, Mention

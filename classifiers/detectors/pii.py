@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from monitor.settings import SettingConfig
+from monitor.core.settings import SettingConfig
 
 from ..lexicon import load_toml
 from .base import Analysis, Hit

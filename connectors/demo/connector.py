@@ -11,8 +11,8 @@ from importlib import resources
 from typing import AsyncIterator, Callable, Mapping
 
 from connectors.base import Batch, CursorKey, HideRefused
-from monitor.settings import AccountConfig
-from monitor.types import FetchedItem
+from monitor.core.settings import AccountConfig
+from monitor.core.types import FetchedItem
 
 STREAM: CursorKey = ("comments", "")
 

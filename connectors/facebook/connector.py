@@ -36,7 +36,7 @@ from connectors.facebook.parse import comment_item, next_link, post_item
 from connectors.http import Pager, RetryPolicy, Sleep, iso, parse_time, rebase
 from connectors.meta import GRAPH_BASE, graph_http
 from connectors.watermark import Watermark
-from monitor.settings import AccountConfig
+from monitor.core.settings import AccountConfig
 
 log = logging.getLogger(__name__)
 

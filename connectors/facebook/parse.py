@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.http import parse_time
-from monitor.types import FetchedItem
+from monitor.core.types import FetchedItem
 
 
 def post_item(post: dict) -> FetchedItem | None:

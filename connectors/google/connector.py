@@ -22,7 +22,7 @@ from connectors.base import AuthFailed, Batch, CursorKey, HideRefused, Misconfig
 from connectors.google.parse import review_id, review_items
 from connectors.http import Clock, Http, Pager, Retryable, RetryPolicy, Sleep, json_body, parse_time
 from connectors.watermark import Watermark
-from monitor.settings import AccountConfig
+from monitor.core.settings import AccountConfig
 
 DEFAULT_BASE = "https://mybusiness.googleapis.com/v4"
 REVIEWS: CursorKey = ("reviews", "")

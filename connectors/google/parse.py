@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from connectors.http import parse_time
-from monitor.types import FetchedItem
+from monitor.core.types import FetchedItem
 
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 

@@ -37,8 +37,8 @@ from connectors.http import Pager, RetryPolicy, Sleep, iso, parse_time, rebase
 from connectors.instagram.parse import comment_item, media_item, next_link
 from connectors.meta import GRAPH_BASE, graph_http
 from connectors.watermark import Watermark
-from monitor.settings import AccountConfig
-from monitor.types import FetchedItem
+from monitor.core.settings import AccountConfig
+from monitor.core.types import FetchedItem
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from connectors.http import parse_time
-from monitor.types import FetchedItem
+from monitor.core.types import FetchedItem
 
 
 def media_item(media: dict, kind: str = "post") -> FetchedItem | None:

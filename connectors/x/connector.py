@@ -35,7 +35,7 @@ from connectors.base import (
 )
 from connectors.http import Clock, Http, Pager, Retryable, RetryPolicy, Sleep, iso, json_body, parse_time
 from connectors.x.parse import id_time, newest_id, post_item, users_by_id
-from monitor.settings import AccountConfig
+from monitor.core.settings import AccountConfig
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from connectors.http import parse_time
-from monitor.types import FetchedItem
+from monitor.core.types import FetchedItem
 
 
 def users_by_id(body: dict) -> dict[str, dict]:

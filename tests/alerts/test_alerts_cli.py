@@ -1,7 +1,6 @@
-"""`nurserywatch alerts` and `nurserywatch digest` (registered by alerts.cli)."""
+"""`nurserywatch alerts` (alerts.cli) and `nurserywatch digest` (monitor.cli.digest)."""
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from datetime import datetime, timezone
@@ -9,9 +8,11 @@ from datetime import datetime, timezone
 import pytest
 
 from alerts import cli
+from monitor.cli import build_parser
+from monitor.cli import digest as digest_cli
 from alerts.ack import Actor, acknowledge
 from alerts.testing import PEOPLE, SECRET
-from monitor.models import Alert, Recipient
+from monitor.core.models import Alert, Recipient
 
 
 def write_toml(world, path) -> str:
@@ -45,9 +46,7 @@ token_env = "NW_TEST_FB"
 
 
 def parse(*argv) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="nurserywatch")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def run(*argv) -> str:
@@ -110,6 +109,6 @@ def test_digest_sends_once_a_day(cfg, world, monkeypatch, tmp_path):
                            ((2026, 11, 24, 7, 31), "digest queued for 5 recipient(s)"),
                            ((2026, 11, 24, 12, 0), "next at 2026-11-25 07:30 GMT")]:
         out = io.StringIO()
-        assert cli.cmd_digest(args, out=out, clock=lambda: datetime(*when, tzinfo=timezone.utc)) == 0
+        assert digest_cli.cmd_digest(args, out=out, clock=lambda: datetime(*when, tzinfo=timezone.utc)) == 0
         assert expected in out.getvalue()
     assert len(list((tmp_path / "outbox").glob("*.eml"))) >= 5  # sent through the file transport

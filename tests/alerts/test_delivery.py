@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 
 from alerts import outbox
 from alerts.emails import build_message
-from alerts.outbox import CLAIM_TIMEOUT, deliver_due
+from alerts.delivery import CLAIM_TIMEOUT, deliver_due
 from alerts.transport import SmtpTransport
-from monitor.models import OutboxMessage, OutboxState
+from monitor.core.models import OutboxMessage, OutboxState
 
 from alerts.testing import ScriptedHandler, free_port
 
@@ -163,7 +163,7 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
 @pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 def test_starttls_and_login_from_the_environment(world, tls_files, monkeypatch):
     from monitor.runtime import make_transport
-    from monitor.settings import config_from_dict
+    from monitor.core.settings import config_from_dict
 
     cert, key = tls_files
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from alerts.digest import digest_due, next_digest_at, run_digest, scheduled_at
-from monitor.models import Account, AccountState, OutboxMessage
+from monitor.core.models import Account, AccountState, OutboxMessage
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
@@ -72,7 +72,7 @@ def test_never_sent_twice_for_the_same_day_and_person_even_after_a_restart(world
     assert len(run_digest(world.rt)) == 5
     world.clock.set(utc(2026, 11, 24, 23, 59))
     assert run_digest(world.rt) == []
-    from monitor.db import open_database
+    from monitor.core.db import open_database
 
     restarted = world.rt
     restarted.sessions = open_database(world.config.database.url)  # a new process on the same database
@@ -89,7 +89,7 @@ def test_a_new_person_gets_todays_digest_without_repeating_it_for_the_others(wor
     world.clock.set(utc(2026, 11, 24, 8, 0))
     run_digest(world.rt)
     with world.sessions.begin() as s:
-        from monitor.models import Recipient
+        from monitor.core.models import Recipient
 
         s.add(Recipient(setting_id=world.setting_id, name="New Starter", email="new@acorns.example", roles=["deputy"],
                         known_as=[], active=True))

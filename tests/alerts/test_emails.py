@@ -6,7 +6,7 @@ from email import message_from_string, policy
 from sqlalchemy import select
 
 from alerts.emails import build_message, highlight, plain_reason, safe_url
-from monitor.models import OutboxMessage
+from monitor.core.models import OutboxMessage
 
 SCRIPT = 'Miss Dana <script>alert("x")</script> hurt <b>Lily</b> & nobody cares'
 

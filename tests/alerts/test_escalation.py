@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from alerts.ack import Actor, acknowledge
 from alerts.escalation import run_escalations
-from monitor.models import Alert, OutboxMessage
+from monitor.core.models import Alert, OutboxMessage
 
 
 def sent(world, alert_id: int) -> list[tuple[str, str, str]]:

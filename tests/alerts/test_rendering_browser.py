@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from alerts.digest import run_digest
 from alerts.testing import make_world
-from monitor.models import OutboxMessage
+from monitor.core.models import OutboxMessage
 from monitor.web import WebDeps, create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

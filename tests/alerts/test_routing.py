@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from alerts.routing import DEFAULT_ROUTES, Decision, Subject, route
 from alerts.service import choose_recipients
-from monitor.models import Alert, OutboxMessage, Recipient
-from monitor.settings import RouteConfig, config_from_dict
+from monitor.core.models import Alert, OutboxMessage, Recipient
+from monitor.core.settings import RouteConfig, config_from_dict
 
 
 def routes_from(toml_like: list[dict]) -> list[RouteConfig]:
@@ -124,8 +124,8 @@ def test_inactive_recipients_are_never_chosen():
 
 def test_raising_the_same_item_twice_gives_the_same_alert_and_no_new_email(world):
     from alerts.service import create_alert
-    from monitor.models import Item
-    from monitor.types import Classification, Finding
+    from monitor.core.models import Item
+    from monitor.core.types import Classification, Finding
 
     alert_id = world.raise_alert("a worrying comment")
     with world.sessions.begin() as s:

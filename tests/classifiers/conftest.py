@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.settings import RosterConfig, SettingConfig
+from monitor.core.settings import RosterConfig, SettingConfig
 
 
 @pytest.fixture(scope="session")

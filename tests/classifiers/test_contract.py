@@ -1,5 +1,5 @@
 """The classify contract the rest of nurserywatch relies on."""
-from monitor.types import CATEGORIES, Classification
+from monitor.core.types import CATEGORIES, Classification
 
 
 def test_classify_returns_a_classification_with_known_labels(clf):

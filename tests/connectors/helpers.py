@@ -11,7 +11,7 @@ from typing import Callable
 
 import httpx
 
-from monitor.settings import AccountConfig
+from monitor.core.settings import AccountConfig
 
 FIXTURES = Path(__file__).with_name("fixtures")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # tests/conftest.py's clock starts here

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from connectors.cli import register
-from monitor.models import Account
+from monitor.core.models import Account
 
 CONFIG = """
 [setting]
@@ -58,7 +58,7 @@ def test_it_lists_each_account_with_its_state(tmp_path):
     assert [r["platform"] for r in rows] == ["facebook", "x", "google"]
     assert rows[0]["status"] == "ok (not polled yet)" and rows[0]["last_success_at"] is None
 
-    from monitor.db import open_database
+    from monitor.core.db import open_database
 
     sessions = open_database(f"sqlite:///{tmp_path / 'nw.db'}")
     when = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from monitor import cli
-from monitor.db import current_revision, make_engine
+from monitor.core.db import current_revision, make_engine
 
 CONFIG = """
 [setting]
@@ -80,7 +80,7 @@ def test_classify_reports_a_malformed_line_and_carries_on(classify_config, monke
 
 def test_classify_reports_a_text_the_classifier_fails_on_and_carries_on(classify_config):
     from classifiers import build_classifier
-    from monitor.settings import load_config
+    from monitor.core.settings import load_config
     from tests.monitor.test_pipeline import Poisoned
 
     config = load_config(classify_config)

@@ -82,7 +82,7 @@ def test_the_digest_job_sends_once_a_day_after_its_local_time(tmp_path, clock):
 
     from monitor.daemon import Jobs
     from monitor.runtime import build_runtime
-    from monitor.settings import load_config
+    from monitor.core.settings import load_config
 
     rt = build_runtime(load_config(write_config(tmp_path, free_port())), clock=clock)
     jobs = Jobs(rt)

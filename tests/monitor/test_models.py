@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.models import Account, Alert, InvalidTransition, Item, Setting
+from monitor.core.models import Account, Alert, InvalidTransition, Item, Setting
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc)
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 import monitor.pipeline as pipeline
 from alerts.transport import SmtpTransport
-from monitor.models import Alert, Cursor, Item, OutboxMessage
+from monitor.core.models import Alert, Cursor, Item, OutboxMessage
 from monitor.pipeline import run_cycle
 from monitor.runtime import build_runtime
 

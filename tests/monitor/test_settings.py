@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from monitor.demo import demo_config
-from monitor.settings import ConfigError, config_from_dict, load_config, parse_duration
+from monitor.core.settings import ConfigError, config_from_dict, load_config, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {"setting": {"name": "Willowbrook"}}

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from alerts.testing import make_world
 from connectors.base import HideRefused, TemporaryFailure
-from monitor.models import Alert, AuditEvent, Item, OutboxMessage, Recipient
+from monitor.core.models import Alert, AuditEvent, Item, OutboxMessage, Recipient
 from monitor.web import WebDeps, connector_hider, create_app
 
 UA = {"user-agent": "Mozilla/5.0 (iPhone) test"}

@@ -29,7 +29,7 @@ from alerts.links import LinkError
 from alerts.policy import CATEGORY_TITLES, POLICY
 from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
 from connectors.base import Connector, ConnectorError, HideRefused
-from monitor.models import Alert, AuditEvent, Item, Recipient
+from monitor.core.models import Alert, AuditEvent, Item, Recipient
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from monitor.models import Account, Item, OutboxMessage
+from monitor.core.models import Account, Item, OutboxMessage
 from monitor.pipeline import run_cycle
 from monitor.runtime import build_runtime
-from monitor.types import Classification
+from monitor.core.types import Classification
 from tests.connectors.helpers import load
 
 

@@ -337,3 +337,8 @@ def load_config(path: str | os.PathLike) -> Config:
         raise ConfigError(f"{p}: not valid TOML: {err}") from None
     cfg = config_from_dict(data, str(p))
     return cfg.model_copy(update={"source": p})
+
+
+def add_config_option(parser) -> None:
+    """The `--config FILE` option every command that reads a configuration takes."""
+    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the TOML configuration file")

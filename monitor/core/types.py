@@ -34,6 +34,17 @@ class FetchedItem:
     updated_at: datetime | None = None
 
 
+CursorKey = tuple[str, str]  # (stream, parent); parent "" for account-wide streams
+
+
+@dataclass
+class Batch:
+    """Items a connector fetched and the cursor values that become true once they are stored."""
+
+    items: list[FetchedItem]
+    cursors: dict[CursorKey, dict] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A span of the text that made a detector fire, and why."""

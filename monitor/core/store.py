@@ -7,10 +7,10 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import Batch, CursorKey
-from monitor.db import insert_ignoring_conflict
-from monitor.models import Account, Cursor, Item, Recipient, Setting
-from monitor.settings import Config
+from monitor.core.types import Batch, CursorKey
+from monitor.core.db import insert_ignoring_conflict
+from monitor.core.models import Account, Cursor, Item, Recipient, Setting
+from monitor.core.settings import Config
 
 
 def fingerprint(secret: str | None) -> str | None:

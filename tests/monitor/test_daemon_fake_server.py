@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from connectors.fakeserver import busy_page, make_app
 from connectors.testing import Sleeps
-from monitor.models import Account, Item
+from monitor.core.models import Account, Item
 from monitor.pipeline import run_cycle
 from monitor.runtime import build_runtime
-from tests.connectors.test_pipeline_accounts import Quiet
+from tests.monitor.test_pipeline_accounts import Quiet
 
 
 def free_port() -> int:

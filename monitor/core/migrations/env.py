@@ -1,8 +1,8 @@
-"""Alembic environment: the engine comes from monitor.db, never from a file."""
+"""Alembic environment: the engine comes from monitor.core.db, never from a file."""
 from alembic import context
 
-from monitor.db import make_engine
-from monitor.models import Base
+from monitor.core.db import make_engine
+from monitor.core.models import Base
 
 config = context.config
 engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
