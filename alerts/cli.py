@@ -60,7 +60,7 @@ def alert_rows(config: Config, state: str | None = None) -> list[dict]:
                 })
             return rows
     finally:
-        sessions.kw["bind"].dispose()
+        sessions.dispose()
 
 
 def _delivery_summary(row: dict) -> str:

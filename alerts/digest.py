@@ -19,12 +19,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import outbox
 from alerts.emails import PLATFORM_NAMES, build_message, render
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv, audience
+from monitor.core.settings import DigestConfig
 from monitor.core.models import Account, AccountState, Alert, AlertState, Item, OutboxMessage, Recipient
 
 log = logging.getLogger(__name__)
@@ -65,17 +66,14 @@ def _recipients(session: Session, env: AlertEnv) -> list[Recipient]:
             if r.active]
 
 
-def digest_due(rt, now: datetime | None = None) -> bool:
+def digest_due(sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime) -> bool:
     """True when today's digest time has passed and someone has not had today's digest."""
-    now = now or rt.clock()
-    cfg = rt.config.digest
     if not cfg.enabled:
         return False
-    env: AlertEnv = rt.alert_env
     day = digest_day(cfg.at, env.timezone, now)
     if day is None:
         return False
-    with rt.sessions() as session:
+    with sessions() as session:
         keys = {dedup_key(env.setting_id, r.id, day) for r in _recipients(session, env)}
         if not keys:
             return False
@@ -149,13 +147,12 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
     }
 
 
-def run_digest(rt, *, now: datetime | None = None, dry_run: bool = False) -> list[str]:
+def run_digest(
+    sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime, *, dry_run: bool = False,
+) -> list[str]:
     """Queue today's digest for everyone who has not had it; return what was queued
     (To, Subject and the text part, one string per person). With dry_run nothing
     is queued and the digest is built even before today's time."""
-    now = now or rt.clock()
-    cfg = rt.config.digest
-    env: AlertEnv = rt.alert_env
     day = digest_day(cfg.at, env.timezone, now)
     if day is None or not cfg.enabled:
         if not dry_run:
@@ -163,14 +160,14 @@ def run_digest(rt, *, now: datetime | None = None, dry_run: bool = False) -> lis
         day = now.astimezone(env.timezone).date()
     since = scheduled_at(day - timedelta(days=1), cfg.at, env.timezone)
     out: list[str] = []
-    with rt.sessions() as session:
+    with sessions() as session:
         people = _recipients(session, env)
         sent = set(session.scalars(select(OutboxMessage.dedup_key).where(
             OutboxMessage.dedup_key.in_([dedup_key(env.setting_id, r.id, day) for r in people]))))
     todo = [r.id for r in people if dry_run or dedup_key(env.setting_id, r.id, day) not in sent]
     if not todo:
         return out
-    with rt.sessions.begin() as session:
+    with sessions.begin() as session:
         alerts = session.scalars(
             select(Alert).where(Alert.setting_id == env.setting_id,
                                 (Alert.state == AlertState.open.value) | (Alert.created_at >= since))

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.service import AlertEnv, choose_recipients, queue_alert_email, told_ids
 from monitor.core.models import Alert, AlertState, Recipient
@@ -79,13 +79,9 @@ def escalate(session: Session, env: AlertEnv, alert: Alert, now: datetime, max_s
     return queued
 
 
-def run_escalations(rt, *, now: datetime | None = None, limit: int = 200) -> int:
-    """Escalate every open alert that is due. `rt` needs sessions, alert_env,
-    clock and config.escalation.max_steps. Returns how many alerts moved a rung."""
-    now = now or rt.clock()
-    max_steps = rt.config.escalation.max_steps
-    env: AlertEnv = rt.alert_env
-    with rt.sessions() as session:
+def run_escalations(sessions: sessionmaker[Session], env: AlertEnv, now: datetime, *, limit: int = 200) -> int:
+    """Escalate every open alert that is due; how many alerts moved a rung."""
+    with sessions() as session:
         due = session.scalars(
             select(Alert.id)
             .where(
@@ -99,11 +95,11 @@ def run_escalations(rt, *, now: datetime | None = None, limit: int = 200) -> int
         ).all()
     moved = 0
     for alert_id in due:
-        with rt.sessions.begin() as session:
+        with sessions.begin() as session:
             alert = session.get(Alert, alert_id)
             if alert is None or alert.state != AlertState.open.value:
                 continue
-            queued = escalate(session, env, alert, now, max_steps)
+            queued = escalate(session, env, alert, now, env.max_escalation_steps)
             if queued >= 0:
                 moved += 1
                 log.info("alert %s: escalation step %s, %s email(s) queued", alert.id, alert.escalation_step, queued)

@@ -44,6 +44,7 @@ class AlertEnv:
     routes: list[RouteConfig] = field(default_factory=list)
     safeguarding_after: int = 1800
     other_after: int = 4 * 3600
+    max_escalation_steps: int = 3
 
     @property
     def mail_domain(self) -> str:
@@ -60,6 +61,7 @@ class AlertEnv:
             routes=list(config.routes),
             safeguarding_after=config.escalation.safeguarding_after,
             other_after=config.escalation.other_after,
+            max_escalation_steps=config.escalation.max_steps,
         )
 
 

@@ -13,7 +13,6 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -128,12 +127,6 @@ class World:
     transport: object = None
     people: dict[str, int] = field(default_factory=dict)  # first name (lower) -> recipient id
 
-    @property
-    def rt(self) -> SimpleNamespace:
-        """What run_escalations / run_digest read from a Runtime."""
-        return SimpleNamespace(config=self.config, sessions=self.sessions, setting_id=self.setting_id,
-                               alert_env=self.env, clock=self.clock, transport=self.transport, connectors={})
-
     def add_item(
         self, text: str, *, platform: str = "facebook", author: str | None = "A Parent", can_hide: bool | None = True,
         permalink: str | None = "https://facebook.com/1001/posts/1?comment_id=9", posted: datetime | None = None,
@@ -175,7 +168,7 @@ class World:
             return alert.id if alert else None
 
     def close(self) -> None:
-        self.sessions.kw["bind"].dispose()
+        self.sessions.dispose()
 
     def alert(self, alert_id: int) -> Alert:
         with self.sessions() as s:

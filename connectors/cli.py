@@ -68,7 +68,7 @@ def account_rows(config: Config) -> list[dict]:
                 )
         return rows
     finally:
-        sessions.kw["bind"].dispose()
+        sessions.dispose()
 
 
 def print_table(rows: list[dict], out: TextIO) -> None:

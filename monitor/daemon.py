@@ -66,16 +66,16 @@ class Jobs:
 
     async def escalate(self) -> None:
         async with self.lock:
-            await asyncio.to_thread(run_escalations, self.rt)
+            await asyncio.to_thread(run_escalations, self.rt.sessions, self.rt.alert_env, self.rt.clock())
 
     async def digest(self) -> None:
         """Checked every minute rather than on a cron trigger: the digest module
         knows the local time across clock changes, and a daemon that was down at
         digest time catches up when it starts (never twice a day: dedup keys)."""
-        if not digest_due(self.rt):
+        if not digest_due(self.rt.sessions, self.rt.alert_env, self.rt.config.digest, self.rt.clock()):
             return
         async with self.lock:
-            await asyncio.to_thread(run_digest, self.rt)
+            await asyncio.to_thread(run_digest, self.rt.sessions, self.rt.alert_env, self.rt.config.digest, self.rt.clock())
             await asyncio.to_thread(deliver, self.rt, CycleReport())
 
 

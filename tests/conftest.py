@@ -42,7 +42,7 @@ def db_url(request, tmp_path) -> str:
 def sessions(db_url):
     maker = open_database(db_url)
     yield maker
-    maker.kw["bind"].dispose()
+    maker.dispose()
 
 
 @pytest.fixture(autouse=True)

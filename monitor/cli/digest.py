@@ -19,21 +19,21 @@ def cmd_digest(args: argparse.Namespace, out: TextIO = sys.stdout, clock=None) -
     rt = build_runtime(config, clock=clock) if clock else build_runtime(config)
     try:
         if args.dry_run:
-            texts = run_digest(rt, dry_run=True)
+            texts = run_digest(rt.sessions, rt.alert_env, config.digest, rt.clock(), dry_run=True)
             out.write(("\n" + "-" * 72 + "\n").join(texts) if texts else "nobody to send a digest to\n")
             return 0
-        if not digest_due(rt):
+        if not digest_due(rt.sessions, rt.alert_env, config.digest, rt.clock()):
             nxt = next_digest_at(config.digest.at, config.setting.tz, rt.clock()).astimezone(config.setting.tz)
             out.write(f"no digest due now (today's was sent, or it is not yet time); next at {nxt:%Y-%m-%d %H:%M %Z}\n")
             return 0
-        texts = run_digest(rt)
+        texts = run_digest(rt.sessions, rt.alert_env, config.digest, rt.clock())
         report = CycleReport()
         deliver(rt, report)
         out.write(f"digest queued for {len(texts)} recipient(s); {report.sent} email(s) sent\n")
         return 0
     finally:
         asyncio.run(rt.aclose())
-        rt.sessions.kw["bind"].dispose()
+        rt.sessions.dispose()
 
 
 def register(subparsers) -> None:

@@ -60,11 +60,23 @@ def current_revision(engine: Engine) -> str | None:
         return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
-def open_database(url: str, migrate: bool = True) -> sessionmaker[Session]:
+class Database(sessionmaker):
+    """A session factory that owns its engine: `db()` or `db.begin()` for a
+    session, `db.dispose()` to close every connection when done."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine, expire_on_commit=False)
+        self.engine = engine
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, migrate: bool = True) -> Database:
     engine = make_engine(url)
     if migrate:
         upgrade(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    return Database(engine)
 
 
 def insert_ignoring_conflict(session: Session, model, values: dict | list[dict], conflict: list[str]) -> int:

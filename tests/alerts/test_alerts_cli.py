@@ -98,7 +98,7 @@ def test_digest_dry_run_prints_each_persons_digest_and_queues_nothing(cfg, world
     from alerts.digest import digest_due
 
     world.clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
-    assert digest_due(world.rt)  # nothing was recorded
+    assert digest_due(world.sessions, world.env, world.config.digest, world.clock())  # nothing was recorded
 
 
 def test_digest_sends_once_a_day(cfg, world, monkeypatch, tmp_path):

@@ -45,63 +45,63 @@ def test_a_time_skipped_by_the_spring_change_runs_an_hour_later_and_a_repeated_o
 
 def test_due_only_after_the_local_time_across_the_autumn_change(new_world):
     w = new_world(start=utc(2026, 10, 24, 6, 29))
-    assert not digest_due(w.rt)
+    assert not digest_due(w.sessions, w.env, w.config.digest, w.clock())
     w.clock.set(utc(2026, 10, 24, 6, 30))  # 07:30 BST
-    assert digest_due(w.rt)
-    assert len(run_digest(w.rt)) == 5
-    assert not digest_due(w.rt)
+    assert digest_due(w.sessions, w.env, w.config.digest, w.clock())
+    assert len(run_digest(w.sessions, w.env, w.config.digest, w.clock())) == 5
+    assert not digest_due(w.sessions, w.env, w.config.digest, w.clock())
     w.clock.set(utc(2026, 10, 25, 6, 30))  # 06:30 GMT on the day the clocks went back
-    assert not digest_due(w.rt) and run_digest(w.rt) == []
+    assert not digest_due(w.sessions, w.env, w.config.digest, w.clock()) and run_digest(w.sessions, w.env, w.config.digest, w.clock()) == []
     w.clock.set(utc(2026, 10, 25, 7, 30))  # 07:30 GMT
-    assert digest_due(w.rt)
-    assert len(run_digest(w.rt)) == 5
+    assert digest_due(w.sessions, w.env, w.config.digest, w.clock())
+    assert len(run_digest(w.sessions, w.env, w.config.digest, w.clock())) == 5
 
 
 def test_the_day_after_a_clock_change_covers_25_hours_so_nothing_is_missed(new_world):
     w = new_world(start=utc(2026, 10, 24, 6, 30))
-    run_digest(w.rt)
+    run_digest(w.sessions, w.env, w.config.digest, w.clock())
     w.clock.set(utc(2026, 10, 25, 6, 45))  # after 07:30 BST yesterday +24 h, before 07:30 GMT today
     w.raise_alert("x")
     w.clock.set(utc(2026, 10, 25, 7, 30))
-    text = run_digest(w.rt)[0]
+    text = run_digest(w.sessions, w.env, w.config.digest, w.clock())[0]
     assert "since 07:30 on Sat 24 Oct" in text and "1 new alert for you" in text
 
 
 def test_never_sent_twice_for_the_same_day_and_person_even_after_a_restart(world, tmp_path):
     world.clock.set(utc(2026, 11, 24, 7, 31))
-    assert len(run_digest(world.rt)) == 5
+    assert len(run_digest(world.sessions, world.env, world.config.digest, world.clock())) == 5
     world.clock.set(utc(2026, 11, 24, 23, 59))
-    assert run_digest(world.rt) == []
+    assert run_digest(world.sessions, world.env, world.config.digest, world.clock()) == []
     from monitor.core.db import open_database
 
-    restarted = world.rt
-    restarted.sessions = open_database(world.config.database.url)  # a new process on the same database
-    assert run_digest(restarted) == [] and not digest_due(restarted)
-    restarted.sessions.kw["bind"].dispose()
+    restarted = open_database(world.config.database.url)  # a new process on the same database
+    assert run_digest(restarted, world.env, world.config.digest, world.clock()) == []
+    assert not digest_due(restarted, world.env, world.config.digest, world.clock())
+    restarted.dispose()
     assert len(digests(world)) == 5
     world.clock.set(utc(2026, 11, 25, 7, 30))
-    assert len(run_digest(world.rt)) == 5
+    assert len(run_digest(world.sessions, world.env, world.config.digest, world.clock())) == 5
     keys = [r.dedup_key for r in digests(world)]
     assert len(keys) == len(set(keys)) == 10 and keys[0] == "digest:1:1:2026-11-24"
 
 
 def test_a_new_person_gets_todays_digest_without_repeating_it_for_the_others(world):
     world.clock.set(utc(2026, 11, 24, 8, 0))
-    run_digest(world.rt)
+    run_digest(world.sessions, world.env, world.config.digest, world.clock())
     with world.sessions.begin() as s:
         from monitor.core.models import Recipient
 
         s.add(Recipient(setting_id=world.setting_id, name="New Starter", email="new@acorns.example", roles=["deputy"],
                         known_as=[], active=True))
-    assert digest_due(world.rt)
-    assert [t.splitlines()[0] for t in run_digest(world.rt)] == ["To: New Starter <new@acorns.example>"]
+    assert digest_due(world.sessions, world.env, world.config.digest, world.clock())
+    assert [t.splitlines()[0] for t in run_digest(world.sessions, world.env, world.config.digest, world.clock())] == ["To: New Starter <new@acorns.example>"]
 
 
 def test_all_quiet_says_how_many_comments_were_checked(world):
     for n in range(4):
         world.add_item(f"lovely photo {n}")
     world.clock.set(utc(2026, 11, 24, 7, 30))
-    text = run_digest(world.rt)[0]
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
     assert "Subject: [nurserywatch] Daily summary: all quiet" in text
     assert "All quiet: 4 comments checked, nothing needed you." in text
 
@@ -111,7 +111,7 @@ def test_digest_counts_by_category_and_platform_and_lists_open_alerts_with_links
     world.raise_alert("the fees are too high", [("criticism", "low")], platform="google")
     world.raise_alert("rude", [("criticism", "medium")], platform="x")
     world.clock.set(utc(2026, 11, 24, 7, 30))
-    by_person = {t.splitlines()[0]: t for t in run_digest(world.rt)}
+    by_person = {t.splitlines()[0]: t for t in run_digest(world.sessions, world.env, world.config.digest, world.clock())}
     sam = by_person["To: Sam Patel <sam@acorns.example>"]
     assert "Subject: [nurserywatch] Daily summary: 2 open alerts" in sam
     assert "- Criticism of the setting: 2" in sam and "- Google reviews: 1" in sam and "- X account: 1" in sam
@@ -129,7 +129,7 @@ def test_digest_counts_by_category_and_platform_and_lists_open_alerts_with_links
 def test_digest_has_no_comment_text_or_author(world):
     world.raise_alert("Lily Smith is scared at nap time", author="Karen Jones")
     world.clock.set(utc(2026, 11, 24, 7, 30))
-    for text in run_digest(world.rt):
+    for text in run_digest(world.sessions, world.env, world.config.digest, world.clock()):
         assert "Lily" not in text and "Karen" not in text and "scared" not in text
 
 
@@ -137,20 +137,20 @@ def test_accounts_needing_reconnecting_are_listed(world):
     with world.sessions.begin() as s:
         s.execute(update(Account).values(state=AccountState.needs_reconnect.value))
     world.clock.set(utc(2026, 11, 24, 7, 30))
-    text = run_digest(world.rt)[4]
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[4]
     assert "an account needs reconnecting" in text and 'Facebook page "Little Acorns Facebook"' in text
 
 
 def test_dry_run_queues_nothing_and_works_before_the_time(world):
     world.clock.set(utc(2026, 11, 24, 5, 0))
-    out = run_digest(world.rt, dry_run=True)
+    out = run_digest(world.sessions, world.env, world.config.digest, world.clock(), dry_run=True)
     assert len(out) == 5 and not digests(world)
     world.clock.set(utc(2026, 11, 24, 8, 0))
-    run_digest(world.rt, dry_run=True)
-    assert not digests(world) and digest_due(world.rt)
+    run_digest(world.sessions, world.env, world.config.digest, world.clock(), dry_run=True)
+    assert not digests(world) and digest_due(world.sessions, world.env, world.config.digest, world.clock())
 
 
 def test_disabled_digest_is_never_due(new_world):
     w = new_world(digest={"enabled": False})
     w.clock.set(utc(2026, 11, 24, 8, 0))
-    assert not digest_due(w.rt) and run_digest(w.rt) == []
+    assert not digest_due(w.sessions, w.env, w.config.digest, w.clock()) and run_digest(w.sessions, w.env, w.config.digest, w.clock()) == []

@@ -135,7 +135,7 @@ def test_first_email_carries_the_alerts_message_id_and_follow_ups_thread_under_i
     root = world.alert(alert_id).message_id
     assert first["Message-ID"] == root and first["In-Reply-To"] is None
     world.clock.advance(minutes=31)
-    run_escalations(world.rt)
+    run_escalations(world.sessions, world.env, world.clock())
     reminder = queued(world, kind="reminder")[0]
     assert reminder["Message-ID"] != root
     assert reminder["In-Reply-To"] == root and reminder["References"] == root

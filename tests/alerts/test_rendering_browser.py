@@ -106,7 +106,7 @@ def pages(world):
         raw = s.scalars(select(OutboxMessage.raw).where(OutboxMessage.kind == "alert")).first()
     token = world.env.signer.token("ack", alert_id, world.people["pat"])
     world.clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=timezone.utc))
-    run_digest(world.rt)
+    run_digest(world.sessions, world.env, world.config.digest, world.clock())
     with world.sessions() as s:
         digest_raw = s.scalars(select(OutboxMessage.raw).where(OutboxMessage.to_addr == "pat@acorns.example",
                                                                OutboxMessage.kind == "digest")).one()

@@ -69,7 +69,7 @@ def test_it_lists_each_account_with_its_state(tmp_path):
         x.state, x.backoff_until, x.failures = "backing_off", when + timedelta(minutes=15), 1
         x.last_error = "RateLimited: X rate limit reached (429)"
         g.state, g.failures, g.last_error = "needs_reconnect", 1, "AuthFailed: Google rejected the credentials"
-    sessions.kw["bind"].dispose()
+    sessions.dispose()
 
     out = io.StringIO()
     assert run(["accounts", "--config", str(path)], out) == 1  # someone must reconnect Google

@@ -199,7 +199,7 @@ def test_an_escalated_person_can_acknowledge(world, client):
     alert_id = world.raise_alert("x")
     for _ in range(2):
         world.clock.advance(minutes=30)
-        run_escalations(world.rt)
+        run_escalations(world.sessions, world.env, world.clock())
     assert client.post(link(world, alert_id, "sam")).status_code == 200
     assert world.alert(alert_id).acknowledged_by_id == world.people["sam"]
 
