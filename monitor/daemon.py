@@ -35,7 +35,8 @@ class WebServer(uvicorn.Server):
 
 def make_web_server(rt: Runtime, host: str, port: int) -> WebServer:
     app = create_app(
-        WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors))
+        WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors),
+                health=rt.health)
     )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return WebServer(config)

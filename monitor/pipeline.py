@@ -8,6 +8,7 @@ same transaction; queued emails are delivered until accepted.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from connectors.base import (
     TemporaryFailure,
 )
 from monitor.judging import classify_each, unjudged
+from monitor.metrics import API_PLATFORM
 from monitor.core.models import Account, AccountState, Finding, Item
 from monitor.runtime import Runtime
 from monitor.core.store import fingerprint, load_cursors, store_batch
@@ -176,9 +178,12 @@ def deliver(rt: Runtime, report: CycleReport) -> None:
 
 
 async def run_cycle(rt: Runtime, *, only_due: bool = False) -> CycleReport:
-    report = CycleReport()
+    report, started = CycleReport(), time.monotonic()
     for account_id, connector in rt.connectors.items():
+        API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics
         await poll_account(rt, account_id, connector, report, only_due)
     classify_pending(rt, report)
     deliver(rt, report)
+    if rt.health:  # readiness, metrics and the dead-man's switch
+        await rt.health.cycle_done(report, time.monotonic() - started)
     return report

@@ -18,6 +18,8 @@ from monitor.core.db import open_database
 from monitor.core.models import Account
 from monitor.core.settings import Config, ConfigError
 from monitor.core.store import fingerprint, sync_config
+from monitor.health import Health
+from monitor.metrics import instrument
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Runtime:
     clock: Clock = utcnow
     connectors: dict[int, Connector] = field(default_factory=dict)  # account id -> connector
     tokens: dict[int, str | None] = field(default_factory=dict)
+    health: Health | None = None  # readiness, metrics and the dead-man's switch (monitor.health)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -75,7 +78,7 @@ def build_runtime(
     with sessions.begin() as session:
         setting = sync_config(session, config)
         setting_id = setting.id
-    http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
+    http = instrument(http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False))
     rt = Runtime(
         config=config,
         sessions=sessions,
@@ -86,6 +89,7 @@ def build_runtime(
         http=http,
         clock=clock,
     )
+    rt.health = Health.from_config(config, sessions, clock, http)
     with sessions() as session:
         accounts = {(a.platform, a.external_id): a.id for a in session.query(Account).filter_by(setting_id=setting_id)}
     for ac in config.accounts:

@@ -12,6 +12,7 @@ from connectors.cli import register as register_account_commands
 from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.core.settings import ConfigError, add_config_option, load_config
+from monitor.logs import TEXT_FORMAT, use_format as use_log_format
 
 log = logging.getLogger("nurserywatch")
 
@@ -29,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.runtime import build_runtime
 
     config = load_config(args.config)
+    use_log_format(config.logging.format)
     problems = config.check_runnable()
     if problems:
         raise ConfigError(f"{args.config}: cannot start:\n" + "\n".join(f"  {p}" for p in problems))
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=TEXT_FORMAT,
     )
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

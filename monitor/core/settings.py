@@ -234,6 +234,28 @@ class EscalationConfig(_Section):
     max_steps: int = Field(3, ge=0, le=10)
 
 
+class HealthConfig(_Section):
+    """What /readyz tolerates, and the optional dead-man's switch."""
+
+    ping_url_env: str | None = None  # env var holding a healthchecks-style URL pinged after each healthy cycle
+    account_failing_for: Duration = 3600  # an account failing longer than this makes /readyz not ready
+    ping_timeout: Duration = 10
+
+
+class LoggingConfig(_Section):
+    format: Literal["text", "json"] = "text"
+
+
+class RetentionConfig(_Section):
+    """How long personal data is kept; the reasoning is in docs/data-protection.md."""
+
+    unflagged_after: Duration = 30 * 86400  # text and author of items that raised nothing
+    sent_email_after: Duration = 30 * 86400  # bodies of sent emails (the dedup key stays, so nothing is re-sent)
+    closed_alerts_after: Duration = 90 * 86400  # confidentiality and criticism alerts, after a person closes them
+    closed_safeguarding_after: Duration = 6 * 365 * 86400  # safeguarding alerts, after closing
+    vacuum_every: Duration = 7 * 86400  # SQLite: rewrite the file so erased text leaves the free pages
+
+
 class Config(_Section):
     setting: SettingConfig
     roster: RosterConfig = RosterConfig()
@@ -245,6 +267,9 @@ class Config(_Section):
     routes: list[RouteConfig] = []  # empty: alerts.routing.DEFAULT_ROUTES
     digest: DigestConfig = DigestConfig()
     escalation: EscalationConfig = EscalationConfig()
+    health: HealthConfig = HealthConfig()
+    logging: LoggingConfig = LoggingConfig()
+    retention: RetentionConfig = RetentionConfig()
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
@@ -284,6 +309,8 @@ class Config(_Section):
         for i, acc in enumerate(self.accounts):
             if acc.token_env and not os.environ.get(acc.token_env):
                 problems.append(f"accounts[{i}].token_env: environment variable {acc.token_env} is not set")
+        if self.health.ping_url_env and not os.environ.get(self.health.ping_url_env):
+            problems.append(f"health.ping_url_env: environment variable {self.health.ping_url_env} is not set")
         for key in ("smtp_username_env", "smtp_password_env"):
             env = getattr(self.email, key)
             if self.email.smtp_host and env and not os.environ.get(env):

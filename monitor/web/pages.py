@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -30,6 +30,8 @@ from alerts.policy import CATEGORY_TITLES, POLICY
 from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
 from connectors.base import Connector, ConnectorError, HideRefused
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
+from monitor.health import Health
+from monitor.web.health import health_routes
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class WebDeps:
     env: AlertEnv
     clock: Callable[[], datetime]
     hide: HideFn | None = None  # None: the page never offers hiding
+    health: Health | None = None  # None: /readyz checks the database and the outbox only
 
 
 class LinkProblem(Exception):
@@ -226,9 +229,6 @@ def create_app(deps: WebDeps) -> Starlette:
             ctx = _alert_ctx(deps, session, alert, recipient, ack_token) | {"flash": "The comment is now hidden on the platform."}
             return _page(request, "alert.html", ctx)
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     async def home(request: Request) -> Response:
         return _page(request, "home.html", {"setting_name": deps.env.setting_name})
 
@@ -239,12 +239,12 @@ def create_app(deps: WebDeps) -> Starlette:
         exception_handlers={LinkProblem: link_problem},
         routes=[
             Route("/", home),
-            Route("/healthz", health),
             Route("/a/{token}", alert_page, methods=["GET"]),
             Route("/a/{token}", alert_ack, methods=["POST"]),
             Route("/a/{token}/note", alert_note, methods=["POST"]),
             Route("/a/{token}/record", record_page, methods=["GET"]),
             Route("/h/{token}", hide_page, methods=["GET"]),
             Route("/h/{token}", hide_post, methods=["POST"]),
+            *health_routes(deps.health or Health(deps.sessions, deps.clock)),
         ]
     )
