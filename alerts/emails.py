@@ -7,7 +7,6 @@ names and no comment text.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -15,6 +14,7 @@ from email.utils import format_datetime, make_msgid
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.policy import CATEGORY_TITLES, POLICY
+from monitor.core.types import Evidence
 
 PLATFORM_NAMES = {
     "facebook": "Facebook page",
@@ -40,18 +40,22 @@ class Segment:
 
 
 def highlight(text: str, evidence: list[dict]) -> list[Segment]:
-    """Split text into plain and evidence segments (overlaps merged)."""
+    """Split text into plain and evidence segments (overlaps merged).
+
+    `evidence` is stored evidence (`Evidence.to_json()`); only its plain reason
+    is kept, for the highlight's tooltip.
+    """
     spans = sorted(
-        (max(0, int(e["start"])), min(len(text), int(e["end"])), plain_reason(e.get("reason", "")))
-        for e in evidence
-        if int(e["end"]) > int(e["start"])
+        (max(0, ev.start), min(len(text), ev.end), ev.reason)
+        for ev in map(Evidence.from_json, evidence)
+        if ev.end > ev.start
     )
     merged: list[list] = []
     for start, end, reason in spans:
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
             if reason and reason not in merged[-1][2]:
-                merged[-1][2] += "; " + reason
+                merged[-1][2] = "; ".join(filter(None, (merged[-1][2], reason)))
         else:
             merged.append([start, end, reason])
     out: list[Segment] = []
@@ -59,7 +63,7 @@ def highlight(text: str, evidence: list[dict]) -> list[Segment]:
     for start, end, reason in merged:
         if start > pos:
             out.append(Segment(text[pos:start]))
-        out.append(Segment(text[start:end], reason or "evidence"))
+        out.append(Segment(text[start:end], reason or "flagged words"))
         pos = end
     if pos < len(text):
         out.append(Segment(text[pos:]))
@@ -74,19 +78,6 @@ def safe_url(url: str | None) -> str | None:
     if not url.lower().startswith(("https://", "http://")) or any(c in url for c in "\r\n\t \"'<>"):
         return None
     return url
-
-
-_RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+: ")
-_SCORE = re.compile(r"; score \d(?:\.\d+)?$")
-
-
-def plain_reason(reason: str) -> str:
-    """A classifier reason as a person reads it: without the rule id and score.
-
-    The classify contract's reasons read `detector.rule: what it means; score 0.85`
-    (see docs/classifier.md); the email and the page show only the meaning.
-    """
-    return _SCORE.sub("", _RULE_ID.sub("", reason)).strip() or reason
 
 
 def one_line(value: str) -> str:

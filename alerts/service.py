@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message, highlight, plain_reason, safe_url
+from alerts.emails import build_message, highlight, safe_url
 from alerts.links import LinkSigner
+from alerts.policy import CATEGORY_TITLES
 from alerts.routing import Subject, route
 from monitor.core.models import Alert, Item, OutboxMessage, Recipient
 from monitor.core.settings import Config, RouteConfig
-from monitor.core.types import CATEGORIES, Classification
+from monitor.core.types import CATEGORIES, Classification, Evidence
 
 ROLE_NAMES = {"dsl": "the Designated Safeguarding Lead", "deputy": "a deputy DSL", "manager": "the manager",
               "owner": "the owner", "admin": "an administrator"}
@@ -172,8 +173,8 @@ def alert_context(
 
 
 def staff_named(session: Session, env: AlertEnv, item: Item, categories: list[str]) -> bool:
-    """True when the comment names a member of staff (a recipient, or a finding says so)."""
-    if any("staff" in str(e.get("reason", "")).lower() for f in item.findings if f.alerting for e in f.evidence):
+    """True when the comment names a member of staff (a recipient, or the evidence is about staff)."""
+    if any(Evidence.from_json(e).about == "staff" for f in item.findings if f.alerting for e in f.evidence):
         return True
     recipients = session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id))
     return bool(named_recipients(recipients, item.text, categories))
@@ -186,16 +187,17 @@ def _waited(alert: Alert, env: AlertEnv) -> str:
 
 
 def alert_reasons(item: Item) -> list[str]:
+    """Why the comment was flagged, in the plain words the evidence carries (never scores or rule ids)."""
     reasons: list[str] = []
     for f in item.findings:
         if not f.alerting:
             continue
-        for e in f.evidence:
-            line = f'{plain_reason(e.get("reason", f.category))}: "{e.get("text", "")}"'
+        title = CATEGORY_TITLES.get(f.category, f.category)
+        lines = [f'{ev.reason or title}: "{ev.text}"' if ev.text else (ev.reason or title)
+                 for ev in map(Evidence.from_json, f.evidence)] or [title]
+        for line in lines:
             if line not in reasons:
                 reasons.append(line)
-        if not f.evidence:
-            reasons.append(f"{f.category} ({f.detector or 'classifier'}, score {f.score:.2f})")
     return reasons
 
 

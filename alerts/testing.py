@@ -146,14 +146,15 @@ class World:
             return item.id
 
     def raise_alert(self, text: str, findings: list[tuple[str, str]] | None = None, *, evidence: str | None = None,
-                    reason: str = "flagged phrase", **item_kw) -> int | None:
+                    reason: str = "flagged phrase", detector: str = "test", rule: str = "",
+                    about: str | None = None, scores: dict | None = None, **item_kw) -> int | None:
         """Store a comment and raise its alert as the pipeline does: (category, severity) findings."""
         findings = findings or [("safeguarding", "high")]
         item_id = self.add_item(text, **item_kw)
         ev = ()
         if evidence:
             start = text.index(evidence)
-            ev = (Evidence(start, start + len(evidence), evidence, reason),)
+            ev = (Evidence(start, start + len(evidence), evidence, reason, detector, rule, about, scores or {}),)
         found = tuple(FoundFinding(c, sev, 0.9, ev, "test") for c, sev in findings)
         result = Classification(labels=tuple(dict.fromkeys(c for c, _ in findings)), findings=found)
         with self.sessions.begin() as s:

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import re
 
-from monitor.core.types import Classification, Evidence, Finding
+from monitor.core.types import CATEGORIES, Classification, Evidence, Finding
 
 from .lexicon import load_toml
-
-LABELS = ("safeguarding", "confidentiality", "criticism")
-
 
 class KeywordBaseline:
     def __init__(self) -> None:
         data = load_toml("baseline.toml")
         self.patterns = {}
-        for label in LABELS:
+        for label in CATEGORIES:
             words = sorted(data[label], key=len, reverse=True)
             alts = "|".join(re.escape(w) for w in words)
             # a keyword must start a word (or start with a space/emoji); its end is open: "bruis" -> bruised
@@ -26,6 +23,6 @@ class KeywordBaseline:
             m = rx.search(text)
             if m:
                 labels.append(label)
-                ev = Evidence(m.start(), m.end(), m.group(), f"keyword '{m.group().lower()}'")
+                ev = Evidence(m.start(), m.end(), m.group(), "a listed keyword", "keyword_baseline", m.group().lower())
                 findings.append(Finding(label, "medium", 1.0, (ev,), "keyword_baseline"))
         return Classification(tuple(labels), tuple(findings))

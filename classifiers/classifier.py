@@ -162,12 +162,13 @@ class Classifier:
         evidence: list[Evidence] = []
         seen: set[tuple[int, int]] = set()  # merge: a span inside a shown one is dropped
         for h in mine:
-            spans = [(h.start_char, h.end_char, _reason(h))] + [(s, e, r) for s, e, r in h.also]
-            for s, e, reason in spans:
-                if any(a <= s and e <= b for a, b in seen):
+            for ev in _hit_evidence(a, h):
+                if ev.end > ev.start and any(s <= ev.start and ev.end <= e for s, e in seen):
                     continue  # merged into a longer span already shown
-                seen.add((s, e))
-                evidence.append(Evidence(s, e, a.text[s:e], reason))
+                if not _has_content(a, ev.start, ev.end):
+                    continue  # never highlight function words alone
+                seen.add((ev.start, ev.end))
+                evidence.append(ev)
         detectors = sorted({h.detector for h in mine})
         if model_p is not None and (not mine or model_p >= 0.5):
             detectors.append("model")
@@ -181,10 +182,14 @@ class Classifier:
 
         The textcat is a linear model over hashed word (NORM) features, so a word's
         contribution is its own row of weights; one small batched lookup, no re-scoring.
+        Function words ("was", "they") are never shown, whatever their weight.
         """
-        cands = [t for t in a.tokens if not t.is_punct and not t.is_space][:80]
+        reason = MODEL_REASONS[cat]
+        # no word stood out: the reason alone, with no span to highlight
+        whole = Evidence(0, 0, "", reason, "model", MODEL_NAME, scores={"model": round(base, 4)})
+        cands = [t for t in a.tokens if _is_content_word(t)][:80]
         if not cands:
-            return [Evidence(0, len(a.text), a.text, f"model: textcat_multilabel {cat} {base:.2f} (whole comment)")]
+            return [whole]
         textcat = self.nlp.get_pipe("textcat_multilabel")
         linear = textcat.model.get_ref("output_layer")
         j = list(textcat.labels).index(cat)
@@ -198,18 +203,45 @@ class Classifier:
             if contrib[k] <= 0.2:
                 break
             t = cands[int(k)]
-            out.append(Evidence(t.idx, t.idx + len(t.text), t.text,
-                                f"model: textcat_multilabel {cat} {base:.2f}; this word adds {contrib[k]:+.2f} log-odds"))
-        if not out:
-            out.append(Evidence(0, len(a.text), a.text, f"model: textcat_multilabel {cat} {base:.2f} (whole comment)"))
-        return out
+            out.append(Evidence(t.idx, t.idx + len(t.text), t.text, reason, "model", MODEL_NAME,
+                                scores={"model": round(base, 4), "word_log_odds": round(float(contrib[k]), 4)}))
+        return out or [whole]
 
 
-def _reason(h: Hit) -> str:
-    text = f"{h.detector}.{h.rule}: {h.note}; score {h.score:.2f}"
+MODEL_NAME = "textcat_multilabel"
+# What a manager reads when only the trained model saw a concern.
+MODEL_REASONS = {
+    "safeguarding": "wording often seen in safeguarding concerns",
+    "confidentiality": "wording often seen when personal details are shared",
+    "criticism": "wording often seen in complaints",
+}
+
+
+def _hit_evidence(a: Analysis, h: Hit) -> list[Evidence]:
+    """A hit as evidence: its own span, then the spans it links to (a name)."""
+    scores = {"before": round(h.score, 4), "after": round(h.value, 4)}
     if h.cues:
-        text += f" -> {h.value:.2f} ({', '.join(h.cues)})"
-    return text
+        scores["context"] = list(h.cues)
+    out = [Evidence(h.start_char, h.end_char, a.text[h.start_char:h.end_char], h.note or "flagged words",
+                    h.detector, h.rule, h.about, scores)]
+    for sp in h.also:
+        out.append(Evidence(sp.start, sp.end, a.text[sp.start:sp.end], sp.reason, h.detector, h.rule, sp.about,
+                            {"name_found_by": sp.source} if sp.source else {}))
+    return out
+
+
+def _is_content_word(t) -> bool:
+    """Not punctuation, not an English function word ("was", "they"), not a one- or
+    two-letter word (function words of other languages: "z", "na", "ka")."""
+    return not (t.is_punct or t.is_space or t.is_stop) and (len(t.text) > 2 or not t.text.isalpha())
+
+
+def _has_content(a: Analysis, start: int, end: int) -> bool:
+    """False when every word in the span is a function word: such a span is never highlighted."""
+    if end <= start:
+        return True  # no span to highlight (a star rating)
+    span = a.doc.char_span(start, end, alignment_mode="expand")
+    return span is None or not len(span) or any(_is_content_word(t) for t in span)
 
 
 def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:

@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LABELS = ("safeguarding", "confidentiality", "criticism")
+from monitor.core.types import CATEGORIES as LABELS  # the one definition of the label names
+
 RULES_ONLY_THRESHOLD = 0.5
 FEATURE_NAMES = ("rule", "model", "rule*model", "rule>=0.5", "model_logit/5",
                  "model_other1", "model_other2", "rule_other1", "rule_other2",

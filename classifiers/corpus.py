@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.core.settings import Config, load_config
+from monitor.core.types import CATEGORIES as LABELS  # the one definition of the label names
 
 DATA_DIR = Path(__file__).parent / "data"
 CORPUS_DIR = DATA_DIR / "corpus"
@@ -17,7 +18,6 @@ CORPUS_CONFIG = DATA_DIR / "corpus_config.toml"
 # The held-out test split is written against another setting and roster, never
 # used for training or tuning: it measures generalisation to an unseen nursery.
 TEST_CONFIG = DATA_DIR / "test_config.toml"
-LABELS = ("safeguarding", "confidentiality", "criticism")
 
 
 @dataclass(frozen=True)

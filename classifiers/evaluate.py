@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-LABELS = ("safeguarding", "confidentiality", "criticism")
+from monitor.core.types import CATEGORIES as LABELS  # the one definition of the label names
 
 
 def score(gold: Sequence[Iterable[str]], pred: Sequence[Iterable[str]]) -> dict:

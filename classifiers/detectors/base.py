@@ -9,9 +9,28 @@ then applies context and thresholds in one fixed order (see classifier.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from spacy.tokens import Doc
+
+
+# How a person named in a comment is described to a manager.
+NAME_REASONS = {
+    "child": "a child's name",
+    "staff": "a staff member's name",
+    "parent": "a parent's name",
+    "person": "a person's name",
+}
+
+
+class Span(NamedTuple):
+    """An extra evidence span a hit shows (the name a concern is linked to)."""
+
+    start: int
+    end: int
+    reason: str  # plain words for a nursery manager
+    about: str | None = None  # child | staff | parent | person
+    source: str = ""  # for engineers: how the name was found (roster, title, list...)
 
 
 @dataclass
@@ -25,10 +44,11 @@ class Hit:
     end_char: int
     score: float
     severity: str = "medium"
-    note: str = ""
+    note: str = ""  # the plain-language reason a manager reads
     start_tok: int = 0
     end_tok: int = 0
-    also: list[tuple[int, int, str]] = field(default_factory=list)  # extra evidence spans
+    also: list[Span] = field(default_factory=list)  # extra evidence spans
+    about: str | None = None  # who the hit is about, when it names or points at a person
     # set by context handling
     final: float | None = None
     cues: list[str] = field(default_factory=list)
@@ -36,6 +56,12 @@ class Hit:
     @property
     def value(self) -> float:
         return self.score if self.final is None else self.final
+
+    def link(self, who: "Mention") -> None:
+        """Show the named person this hit is about beside it."""
+        self.about = who.kind
+        self.also.append(Span(who.start_char, who.end_char, NAME_REASONS.get(who.kind, "a name"), who.kind,
+                              who.source))
 
 
 @dataclass(frozen=True)

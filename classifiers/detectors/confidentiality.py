@@ -14,6 +14,7 @@ from .base import Analysis, Hit, Mention, hit_from_span
 
 WINDOW = 14
 _POSSESSIVE = frozenset({"my", "our", "his", "her", "their", "me", "mi"})
+_WHO = {"child": "child", "staff": "member of staff", "parent": "parent", "person": "person"}
 _ABOUT = {
     "child": {"child", "person"},
     "staff": {"staff", "person"},
@@ -58,8 +59,7 @@ class SensitiveLinkDetector:
             if who is not None:
                 score = rule.score if who.source != "list" else rule.score * 0.85
                 hit = hit_from_span(self.name, rule, doc, start, end, score)
-                hit.note = f"{rule.note}, linked to a named {who.kind}"
-                hit.also.append((who.start_char, who.end_char, f"{who.kind} name ({who.source})"))
+                hit.link(who)
                 hits.append(hit)
             elif rule.extra.get("unnamed_score", 0) and self._child_ref(analysis, start):
                 hits.append(hit_from_span(self.name, rule, doc, start, end, float(rule.extra["unnamed_score"])))
@@ -78,6 +78,8 @@ class NamedConcernLinker:
     labels = ("confidentiality",)
     SCORES = {"safeguarding": 0.8, "criticism": 0.6}
     KINDS = {"safeguarding": {"child", "staff", "parent", "person"}, "criticism": {"staff"}}
+    REASONS = {"safeguarding": "a named {who} linked to a safeguarding concern",
+               "criticism": "a named {who} linked to a complaint"}
 
     def link(self, analysis: Analysis, hits: list[Hit]) -> list[Hit]:
         people = [m for m in analysis.mentions if m.kind not in ("room", "setting")]
@@ -95,8 +97,9 @@ class NamedConcernLinker:
                 continue
             hit = Hit(self.name, f"named_{who.kind}_{label}", "confidentiality", concern.start_char,
                       concern.end_char, score * (0.85 if who.source == "list" else 1.0), "medium",
-                      f"a named {who.kind} linked to a {label} concern", concern.start_tok, concern.end_tok)
+                      self.REASONS[label].format(who=_WHO.get(who.kind, "person")), concern.start_tok,
+                      concern.end_tok)
             hit.final = hit.score
-            hit.also.append((who.start_char, who.end_char, f"{who.kind} name ({who.source})"))
+            hit.link(who)
             out.append(hit)
         return out

@@ -19,7 +19,7 @@ class RatingDetector:
         score = RATING_SCORES.get(analysis.rating or 0)
         if not score:
             return []
-        end = min(len(analysis.text), 80)
-        return [Hit(self.name, f"stars_{analysis.rating}", "criticism", 0, end, score,
+        # evidence with no span: the stars are not words to highlight
+        return [Hit(self.name, f"stars_{analysis.rating}", "criticism", 0, 0, score,
                     "medium" if analysis.rating <= 2 else "low",
                     f"a {analysis.rating}-star review", 0, len(analysis.doc))]

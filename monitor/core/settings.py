@@ -24,9 +24,10 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.core.types import Category
+
 Platform = Literal["facebook", "instagram", "x", "google", "demo"]
 Role = Literal["manager", "dsl", "deputy", "owner", "admin"]
-CategoryName = Literal["safeguarding", "confidentiality", "criticism"]
 SeverityName = Literal["low", "medium", "high"]
 
 
@@ -201,7 +202,7 @@ class AccountConfig(_Section):
 
 
 class RouteMatch(_Section):
-    category: list[CategoryName] = []
+    category: list[Category] = []
     severity: list[SeverityName] = []
     platform: list[Platform] = []
 

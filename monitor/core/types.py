@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, get_args
 
+# The one definition of the label names; everything else reads CATEGORIES.
 Category = Literal["safeguarding", "confidentiality", "criticism"]
-CATEGORIES: tuple[str, ...] = ("safeguarding", "confidentiality", "criticism")
+CATEGORIES: tuple[str, ...] = get_args(Category)
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 ItemKind = Literal["post", "comment", "reply", "mention", "review"]
@@ -45,17 +46,57 @@ class Batch:
     cursors: dict[CursorKey, dict] = field(default_factory=dict)
 
 
+# Who a piece of evidence is about, when it names or points at a person.
+About = Literal["child", "staff", "parent", "person"]
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """A span of the text that made a detector fire, and why."""
+    """A span of the text that made a detector fire, and why, as fields.
+
+    `reason` is written for a nursery manager and is the only part emails and
+    pages show. `detector`, `rule` and `scores` are for engineers (the
+    `classify` JSON, logs, evaluation): scores before and after context, the
+    context cues that changed them, or the model's figures. `about` says who
+    the span names or points at ("staff" routes an allegation to the LADO
+    wording) so nothing downstream has to read the words of `reason`.
+    """
 
     start: int
     end: int
     text: str
     reason: str
+    detector: str = ""
+    rule: str = ""
+    about: str | None = None  # one of About, or None
+    scores: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "text": self.text, "reason": self.reason}
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text, "reason": self.reason,
+                               "detector": self.detector, "rule": self.rule}
+        if self.about:
+            out["about"] = self.about
+        if self.scores:
+            out["scores"] = dict(self.scores)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Evidence":
+        """Read stored evidence back. Rows written before evidence carried fields
+        (no "detector" key) kept an engineer's sentence in "reason"; it is not
+        shown to anyone, so their reason reads as "" (the caller falls back to
+        the category's title)."""
+        structured = "detector" in data
+        return cls(
+            start=int(data.get("start", 0)),
+            end=int(data.get("end", 0)),
+            text=str(data.get("text", "")),
+            reason=str(data.get("reason", "")) if structured else "",
+            detector=str(data.get("detector", "")),
+            rule=str(data.get("rule", "")),
+            about=data.get("about"),
+            scores=dict(data.get("scores") or {}),
+        )
 
 
 @dataclass(frozen=True)

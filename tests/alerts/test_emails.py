@@ -5,7 +5,7 @@ from email import message_from_string, policy
 
 from sqlalchemy import select
 
-from alerts.emails import build_message, highlight, plain_reason, safe_url
+from alerts.emails import build_message, highlight, safe_url
 from monitor.core.models import OutboxMessage
 
 SCRIPT = 'Miss Dana <script>alert("x")</script> hurt <b>Lily</b> & nobody cares'
@@ -69,7 +69,8 @@ def test_evidence_is_highlighted_in_both_parts(world):
 
 
 def test_highlight_merges_overlapping_evidence():
-    segs = highlight("abcdefgh", [{"start": 1, "end": 4, "reason": "a"}, {"start": 3, "end": 6, "reason": "b"}])
+    segs = highlight("abcdefgh", [{"start": 1, "end": 4, "reason": "a", "detector": "x"},
+                                  {"start": 3, "end": 6, "reason": "b", "detector": "y"}])
     assert [(s.text, s.reason) for s in segs] == [("a", None), ("bcdef", "a; b"), ("gh", None)]
 
 
@@ -83,18 +84,32 @@ def test_body_has_platform_author_reason_link_policy_and_ack_link(world):
     assert "LADO" not in text  # safeguarding policy only where it applies
 
 
-def test_reasons_read_as_plain_words_without_rule_ids_or_scores(world):
+def test_reasons_are_the_evidence_plain_reason_and_never_its_rule_or_scores(world):
     world.raise_alert("there was a man at the fence", [("safeguarding", "high")], evidence="man at the fence",
-                      reason="safeguarding_rules.adult_interest: an adult showing interest in the children; score 0.85")
+                      reason="an adult showing interest in the children", detector="safeguarding_rules",
+                      rule="adult_interest", scores={"before": 0.85, "after": 0.85})
     text, html = parts(queued(world)[0])
     for part in (text, html):
         assert 'an adult showing interest in the children: "man at the fence"' in part.replace("&#34;", '"')
-        assert "safeguarding_rules" not in part and "score 0.85" not in part
+        assert "safeguarding_rules" not in part and "adult_interest" not in part and "0.85" not in part
 
 
-def test_plain_reason_keeps_reasons_it_does_not_recognise():
-    assert plain_reason("staff name (roster)") == "staff name (roster)"
-    assert plain_reason("pii.uk_mobile: a UK mobile number; score 0.90") == "a UK mobile number"
+def test_evidence_stored_before_it_had_fields_shows_the_category_not_the_engineers_sentence():
+    old = {"start": 0, "end": 3, "text": "man", "reason": "safeguarding_rules.adult_interest: an adult; score 0.85"}
+    [seg, _rest] = highlight("man at the fence", [old])
+    assert seg.text == "man" and "safeguarding_rules" not in seg.reason and "0.85" not in seg.reason
+
+
+def test_the_lado_route_follows_evidence_about_staff_not_the_words_of_a_reason(world):
+    world.raise_alert("Kayleigh grabbed my son", evidence="Kayleigh", reason="a staff member's name", about="staff")
+    text, _ = parts(queued(world)[0])
+    assert "ALLEGATION ABOUT A MEMBER OF STAFF" in text
+
+
+def test_a_reason_that_mentions_staff_does_not_make_an_allegation_about_a_named_person(world):
+    world.raise_alert("someone grabbed my son", evidence="grabbed my son", reason="staff physically rough with a child")
+    text, _ = parts(queued(world)[0])
+    assert "ALLEGATION ABOUT A MEMBER OF STAFF" not in text
 
 
 def test_safeguarding_body_gives_the_safeguarding_policy_and_lado_route_when_staff_are_named(world):
