@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import outbox
-from alerts.emails import PLATFORM_NAMES, build_message, render
+from alerts.emails import build_message, render
+from monitor.core.platforms import PLATFORM_NAMES
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv, audience
 from monitor.core.settings import DigestConfig

@@ -14,15 +14,8 @@ from email.utils import format_datetime, make_msgid
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.policy import CATEGORY_TITLES, POLICY
+from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.types import Evidence
-
-PLATFORM_NAMES = {
-    "facebook": "Facebook page",
-    "instagram": "Instagram account",
-    "x": "X account",
-    "google": "Google reviews",
-    "demo": "demo page",
-}
 
 _env = Environment(
     loader=PackageLoader("alerts", "templates"),

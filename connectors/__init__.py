@@ -1,8 +1,10 @@
 """Platform connectors behind one seam (connectors.base.Connector).
 
 `build_connector` picks the platform's factory from REGISTRY. A factory gets
-the account's config, its secret token (None for the demo), the shared
-httpx.AsyncClient and a clock.
+the account's config, its credentials (a `connectors.auth.Credentials`, or
+the token itself; None for the demo), the shared httpx.AsyncClient and a
+clock. The platforms' facts (names, API bases, options) are in
+monitor.core.platforms; the shared constructor and loops in connectors.stream.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Callable
 
 import httpx
 
+from connectors.auth import Credentials
 from connectors.base import Connector
 from connectors.demo import DemoConnector
 from connectors.facebook import FacebookConnector
@@ -19,7 +22,7 @@ from connectors.instagram import InstagramConnector
 from connectors.x import XConnector
 from monitor.core.settings import AccountConfig
 
-Factory = Callable[[AccountConfig, "str | None", httpx.AsyncClient, Callable[[], datetime]], Connector]
+Factory = Callable[[AccountConfig, "Credentials | str | None", httpx.AsyncClient, Callable[[], datetime]], Connector]
 
 REGISTRY: dict[str, Factory] = {
     "demo": lambda acc, token, client, clock: DemoConnector(acc, clock=clock),
@@ -32,7 +35,7 @@ REGISTRY: dict[str, Factory] = {
 
 def build_connector(
     account: AccountConfig,
-    token: str | None,
+    credentials: Credentials | str | None,
     client: httpx.AsyncClient,
     clock: Callable[[], datetime],
 ) -> Connector:
@@ -40,4 +43,4 @@ def build_connector(
         factory = REGISTRY[account.platform]
     except KeyError:
         raise NotImplementedError(f"no connector for platform {account.platform!r} yet") from None
-    return factory(account, token, client, clock)
+    return factory(account, credentials, client, clock)

@@ -2,7 +2,7 @@
 
 It serves a Page's feed with embedded comments (field expansion, newest
 first, `paging.next` links), `/{post}/comments` pages and comment hiding,
-in the shapes the real API uses (see ../shared/fixtures/platforms/facebook).
+in the shapes the real API uses (see docs/connectors.md).
 It can throttle (Meta code 4 as HTTP 400, or 80001 with a usage header) and
 fail with random 5xx, from a seeded random generator.
 

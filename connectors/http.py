@@ -22,16 +22,22 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import ConnectorError, TemporaryFailure
+from connectors.auth import Credentials, StaticToken
+from connectors.base import AuthFailed, ConnectorError, PermissionMissing, TemporaryFailure
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
+Authorize = Callable[[str], "tuple[dict[str, str], dict[str, str]]"]
+
+
+def bearer(token: str) -> tuple[dict[str, str], dict[str, str]]:
+    return {"Authorization": f"Bearer {token}"}, {}
 
 
 class Retryable(Exception):
@@ -80,7 +86,8 @@ class Http:
         *,
         base: str,
         classify: Callable[[httpx.Response], dict],
-        headers: Mapping[str, str] | None = None,
+        credentials: Credentials | None = None,
+        authorize: Authorize = bearer,
         pacer: Pacer | None = None,
         policy: RetryPolicy = RetryPolicy(),
         sleep: Sleep = asyncio.sleep,
@@ -89,7 +96,8 @@ class Http:
         self.client = client
         self.base = base.rstrip("/")
         self.classify = classify
-        self.headers = dict(headers or {})
+        self.credentials = credentials or StaticToken("")
+        self.authorize = authorize
         self.pacer = pacer
         self.policy = policy
         self.sleep = sleep
@@ -104,18 +112,26 @@ class Http:
     async def request(
         self, method: str, path_or_url: str, params: Mapping[str, Any] | None = None, json_body: Any = None
     ) -> Page:
-        url = self.url(path_or_url)
+        url, query = split_query(self.url(path_or_url))
+        query.update(params or {})
         where = f"{method} {urlsplit(url).path}"  # never the query: it may carry a token
         last = ""
-        for attempt in range(self.policy.attempts):
-            if attempt:
+        refreshed = refreshed_now = False
+        attempt = 0
+        hint = None
+        while attempt < self.policy.attempts:
+            if attempt and not refreshed_now:
                 await self.sleep(self.policy.delay(attempt - 1, self.rng, hint))
-            hint = None
+            attempt += 1
+            hint, refreshed_now = None, False
             if self.pacer:
                 await self.pacer.before()
+            headers, auth_params = self.authorize(await self.credentials.token())
             self.requests += 1
             try:
-                resp = await self.client.request(method, url, params=params, json=json_body, headers=self.headers)
+                resp = await self.client.request(
+                    method, url, params={**query, **auth_params} or None, json=json_body, headers=headers
+                )
             except httpx.TimeoutException:
                 last = "timed out"
                 continue
@@ -129,9 +145,22 @@ class Http:
             except Retryable as err:
                 last, hint = err.detail, err.after
                 continue
+            except AuthFailed as err:
+                if refreshed or isinstance(err, PermissionMissing) or not await self.credentials.refresh():
+                    raise
+                refreshed = refreshed_now = True
+                attempt -= 1  # once per request, outside the retry budget
+                log.info("%s: token refused, retrying once with a refreshed one", where)
+                continue
             return Page(body=body, headers=resp.headers)
         log.info("%s: giving up after %s attempts: %s", where, self.policy.attempts, last)
         raise TemporaryFailure(f"{where}: {last} ({self.policy.attempts} attempts)")
+
+
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """A URL without its query, and the query as a dict (httpx drops a URL's query when params are given)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
 def json_body(resp: httpx.Response) -> Any:

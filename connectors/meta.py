@@ -2,7 +2,8 @@
 
 Errors are classified by `error.code` / `error_subcode`, never by HTTP status
 or `type`: Meta throttles arrive as HTTP 400/403 OAuthException, not 429.
-See docs/connectors.md and ../shared/reference/platform-apis.md sections 1.5-1.6.
+See docs/connectors.md. `GraphConnector` is the base Facebook and Instagram
+share: Meta's error codes, usage-header pacing and the bearer token.
 """
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ from datetime import datetime, timedelta
 import httpx
 
 from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited
-from connectors.http import Clock, Http, RetryPolicy, Retryable, Sleep, json_body
+from connectors.http import Clock, Pacer, Retryable, Sleep, json_body
+from connectors.stream import PlatformConnector
 
 log = logging.getLogger(__name__)
-
-GRAPH_BASE = "https://graph.facebook.com/v21.0"  # pinned; accounts may override with api_base
 
 THROTTLE_CODES = {4, 17, 32, 613, 80001, 80002}
 TRANSIENT_CODES = {1, 2, 341, 368}
@@ -44,16 +44,24 @@ def graph_error(body: object) -> dict | None:
 
 def classify_graph(resp: httpx.Response, clock: Clock, permission: str | None = None) -> dict:
     """A Graph API answer -> its body, or a classified failure."""
+    graph_errors(resp, clock, permission)
+    body = json_body(resp)
+    if not isinstance(body, dict):
+        raise Retryable(f"HTTP {resp.status_code} with JSON that is not an object")
+    return body
+
+
+def graph_errors(resp: httpx.Response, clock: Clock, permission: str | None = None) -> None:
+    """Raise the classified failure a Graph error answer stands for (by code, not by HTTP status)."""
     if resp.status_code >= 500:
         body = _maybe_json(resp)
         err = graph_error(body) or {}
         raise Retryable(f"HTTP {resp.status_code} (code {err.get('code', '-')})")
-    body = json_body(resp)
-    err = graph_error(body)
+    if resp.status_code < 400:
+        return
+    err = graph_error(json_body(resp))
     if err is None:
-        if resp.status_code >= 400 or not isinstance(body, dict):
-            raise Retryable(f"HTTP {resp.status_code} without a Graph error body")
-        return body
+        raise Retryable(f"HTTP {resp.status_code} without a Graph error body")
     code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
     label = f"Graph error {code}" + (f"/{sub}" if sub else "")
     if code in THROTTLE_CODES:
@@ -167,18 +175,14 @@ def _int(value: object) -> int | None:
         return None
 
 
-def graph_http(
-    client: httpx.AsyncClient, *, base: str, token: str, clock: Clock, permission: str, policy: RetryPolicy, sleep: Sleep
-) -> Http:
-    """The Graph API client Facebook and Instagram share: errors classified by
-    Meta's code (naming `permission` when one is missing), requests paced by the
-    usage headers, the token sent as a bearer header."""
-    return Http(
-        client,
-        base=base,
-        classify=lambda r: classify_graph(r, clock, permission=permission),
-        headers={"Authorization": f"Bearer {token}"},
-        pacer=MetaPacer(clock, sleep),
-        policy=policy,
-        sleep=sleep,
-    )
+class GraphConnector(PlatformConnector):
+    """Facebook and Instagram: Meta's error codes (naming `permission` when one
+    is missing) and requests paced by the usage headers."""
+
+    permission: str
+
+    def pacer(self, sleep: Sleep) -> Pacer:
+        return MetaPacer(self.clock, sleep)
+
+    def platform_errors(self, resp: httpx.Response) -> None:
+        graph_errors(resp, self.clock, self.permission)

@@ -28,7 +28,7 @@ class DemoConnector:
     def __init__(self, account: AccountConfig, clock: Callable[[], datetime], per_cycle: int | None = None):
         self.account = account
         self.clock = clock
-        self.per_cycle = per_cycle or int(account.options.get("per_cycle", 3))
+        self.per_cycle = per_cycle or account.options.per_cycle
         self.samples = load_samples()
 
     async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:

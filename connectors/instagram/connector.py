@@ -15,29 +15,16 @@ Cursors:
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, Mapping
 
-import httpx
-
-from connectors.base import (
-    AuthFailed,
-    Batch,
-    merged,
-    ConnectorError,
-    CursorKey,
-    HideRefused,
-    Misconfigured,
-    PermissionMissing,
-    RateLimited,
-)
-from connectors.http import Pager, RetryPolicy, Sleep, iso, parse_time, rebase
+from connectors.base import Batch, CursorKey, Misconfigured, PermissionMissing, merged
+from connectors.http import iso, parse_time, rebase
 from connectors.instagram.parse import comment_item, media_item, next_link
-from connectors.meta import GRAPH_BASE, graph_http
+from connectors.meta import GraphConnector
+from connectors.stream import Entry
 from connectors.watermark import Watermark
-from monitor.core.settings import AccountConfig
 from monitor.core.types import FetchedItem
 
 log = logging.getLogger(__name__)
@@ -53,50 +40,27 @@ def recheck_every(age: timedelta) -> timedelta:
     return min(timedelta(days=1), max(timedelta(minutes=15), age / 24))
 
 
-class InstagramConnector:
+class InstagramConnector(GraphConnector):
     platform = "instagram"
+    permission = "instagram_manage_comments"
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        token: str,
-        client: httpx.AsyncClient,
-        clock: Callable[[], datetime],
-        *,
-        sleep: Sleep = asyncio.sleep,
-        policy: RetryPolicy = RetryPolicy(),
-    ):
-        self.account = account
-        self.clock = clock
-        self.base = (account.api_base or GRAPH_BASE).rstrip("/")
-        opts = account.options
-        self.user_id = str(opts.get("ig_user_id", account.id))
-        self.window = timedelta(days=int(opts.get("trailing_days", 90)))
-        self.tags = bool(opts.get("tags", True))
-        self.http = graph_http(
-            client, base=self.base, token=token, clock=clock, permission="instagram_manage_comments", policy=policy, sleep=sleep
-        )
+    @property
+    def user_id(self) -> str:
+        return self.options.ig_user_id or self.account.id
 
-    async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
+    async def stream(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
         now = self.clock()
-        since = now - self.window
+        since = now - timedelta(days=self.options.trailing_days)
         seen = {k: v for k, v in (cursors.get(MEDIA, {}).get("seen") or {}).items() if (parse_time(v) or now) >= since}
-        pager = Pager("instagram media")
-        url: str | None = f"{self.user_id}/media"
-        params: dict | None = {"fields": MEDIA_FIELDS, "limit": 25, "since": int(since.timestamp())}
-        while url:
-            page = await self.http.request("GET", url, params)
-            data = page.body.get("data") or []
+        params = {"fields": MEDIA_FIELDS, "limit": 25, "since": int(since.timestamp())}
+        async for _, data in self.pages(f"{self.user_id}/media", params, "instagram media"):
             done = []  # one transaction per page of media, not one per media
             for media in data:
                 async for batch in self._media(media, cursors, seen, now):
                     done.append(batch)
             if (batch := merged(done)) is not None:
                 yield batch
-            nxt = next_link(page.body)
-            url = pager.advance(nxt, not data) and rebase(nxt, self.base)
-            params = None
-        if self.tags:
+        if self.options.tags:
             async for batch in self._tags(cursors):
                 yield batch
 
@@ -135,12 +99,8 @@ class InstagramConnector:
                 pending.append(it)
                 found.append((it.external_id, it.created_at))
 
-        pager = Pager("instagram comments")
-        url: str | None = f"{mid}/comments"
-        params: dict | None = {"fields": COMMENT_FIELDS, "limit": 50}
-        while url:
-            body = (await self.http.request("GET", url, params)).body
-            data = body.get("data") or []
+        params = {"fields": COMMENT_FIELDS, "limit": 50}
+        async for _, data in self.pages(f"{mid}/comments", params, "instagram comments"):
             oldest = None
             for raw in data:
                 top = comment_item(raw, mid)
@@ -149,62 +109,41 @@ class InstagramConnector:
                     continue
                 oldest = top.created_at
                 replies = raw.get("replies") or {}
-                rpager = Pager("instagram replies")
-                while True:
-                    for r in replies.get("data") or []:
-                        take(comment_item(r, mid, parent=top.external_id))
-                    rnext = rpager.advance(next_link(replies), not replies.get("data"))
-                    if not rnext:
-                        break
-                    replies = (await self.http.request("GET", rebase(rnext, self.base))).body
-            nxt = next_link(body)
+                for r in replies.get("data") or []:
+                    take(comment_item(r, mid, parent=top.external_id))
+                if next_link(replies):
+                    async for _, more in self.pages(rebase(next_link(replies), self.base), None, "instagram replies"):
+                        for r in more:
+                            take(comment_item(r, mid, parent=top.external_id))
             if not full and len(found) >= grew and oldest is not None and mark.is_older(oldest):
                 break
-            url = pager.advance(nxt, not data) and rebase(nxt, self.base)
-            params = None
         return found
 
     async def _tags(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
         """Media other accounts tagged this one in, newest first, down to the watermark."""
         mark = Watermark.load(cursors.get(TAGS))
         pending: list[FetchedItem] = []
-        pager = Pager("instagram tags")
-        url: str | None = f"{self.user_id}/tags"
-        params: dict | None = {"fields": "id,caption,timestamp,permalink,username", "limit": 25}
+        found: list[tuple[str, datetime]] = []
+
+        def entry(raw: object) -> Entry | None:
+            it = media_item(raw, kind="mention")
+            return it and Entry(it.external_id, it.created_at, [it])
+
+        params = {"fields": "id,caption,timestamp,permalink,username", "limit": 25}
         try:
-            while url:
-                body = (await self.http.request("GET", url, params)).body
-                data = body.get("data") or []
-                stop = False
-                for raw in data:
-                    it = media_item(raw, kind="mention")
-                    if it is None:
-                        continue
-                    if mark.is_older(it.created_at):
-                        stop = True
-                        break
-                    if mark.is_new(it.external_id, it.created_at):
-                        pending.append(it)
-                nxt = next_link(body)
-                url = None if stop else (pager.advance(nxt, not data) and rebase(nxt, self.base))
-                params = None
+            async for items, new in self.newest_first(self.pages(f"{self.user_id}/tags", params, "instagram tags"),
+                                                      mark, entry):
+                pending += items
+                found += new
         except (Misconfigured, PermissionMissing) as err:
             # tags are "where available": a missing feature must not stop the comments
             log.info("instagram account %s: tags unavailable (%s)", self.account.id, type(err).__name__)
             return
         if pending:
-            found = [(i.external_id, i.created_at) for i in pending]
             yield Batch(items=pending, cursors={TAGS: mark.advanced(found).dump()})
 
     async def hide(self, external_id: str, hidden: bool = True) -> None:
         """POST /{ig-comment-id}?hide=true. The account's own comments cannot be hidden."""
-        try:
-            body = (await self.http.request("POST", external_id, {"hide": "true" if hidden else "false"})).body
-        except PermissionMissing:
-            raise HideRefused("instagram refused: hiding needs the instagram_manage_comments permission") from None
-        except (RateLimited, AuthFailed):
-            raise
-        except ConnectorError as err:
-            raise HideRefused(f"instagram refused: {err.detail}") from None
-        if body.get("success") is not True:
-            raise HideRefused("instagram did not confirm the change")
+        await self.change("POST", external_id, params={"hide": "true" if hidden else "false"},
+                          confirmed=lambda body: body.get("success") is True,
+                          forbidden="instagram refused: hiding needs the instagram_manage_comments permission")

@@ -17,29 +17,19 @@ Cursors:
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, Mapping
 
 import httpx
 
-from connectors.base import (
-    AuthFailed,
-    Batch,
-    CursorKey,
-    HideRefused,
-    Misconfigured,
-    PermissionMissing,
-    RateLimited,
-)
-from connectors.http import Clock, Http, Pager, Retryable, RetryPolicy, Sleep, iso, json_body, parse_time
+from connectors.base import Batch, ConnectorError, CursorKey, Misconfigured, PermissionMissing, RateLimited
+from connectors.http import Clock, Pacer, Sleep, iso, parse_time
+from connectors.stream import PlatformConnector
 from connectors.x.parse import id_time, newest_id, post_item, users_by_id
-from monitor.core.settings import AccountConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "https://api.x.com/2"
 TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
 MENTIONS: CursorKey = ("mentions", "")
 CONVERSATIONS: CursorKey = ("conversations", "")
@@ -57,30 +47,16 @@ def _reset_time(headers: httpx.Headers) -> datetime | None:
         return None
 
 
-def classify_x(resp: httpx.Response, clock: Clock) -> dict:
-    if resp.status_code >= 500:
-        raise Retryable(f"HTTP {resp.status_code}")
+def x_errors(resp: httpx.Response, clock: Clock) -> None:
+    """X's own answers: a usage cap is not a rate limit, a 403 may be an unenrolled app."""
     if resp.status_code == 429:
         body = _problem(resp)
         if "usage-capped" in str(body.get("type", "")) or body.get("title") == "UsageCapExceeded":
             period = body.get("period", "")
             raise RateLimited(f"X usage cap exceeded ({period}): not retried", clock() + USAGE_CAP_PAUSE)
-        until = _reset_time(resp.headers) or clock() + timedelta(minutes=15)
-        raise RateLimited("X rate limit reached (429)", max(until, clock()) + timedelta(seconds=1))
-    if resp.status_code == 401:
-        raise AuthFailed("X rejected the token (401 Unauthorized)")
-    if resp.status_code == 403:
-        body = _problem(resp)
-        if "client-not-enrolled" in str(body.get("type", "")):
-            raise Misconfigured("X: the app is not attached to a project with API access (client-not-enrolled)")
-        raise PermissionMissing("X refused access (403): the token lacks a scope", "tweet.read users.read")
-    if resp.status_code >= 400:
+    elif resp.status_code >= 400 and resp.status_code not in (401, 403) and resp.status_code < 500:
         title = _problem(resp).get("title", "")
         raise Misconfigured(f"X refused the request (HTTP {resp.status_code} {title}): check the user id and api_base")
-    body = json_body(resp)
-    if not isinstance(body, dict):
-        raise Retryable("X answered with JSON that is not an object")
-    return body
 
 
 def _problem(resp: httpx.Response) -> dict:
@@ -107,44 +83,37 @@ class XPacer:
             self.until = _reset_time(response.headers)
 
 
-class XConnector:
+class XConnector(PlatformConnector):
     platform = "x"
+    next_token_at = ("meta", "next_token")
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        token: str,
-        client: httpx.AsyncClient,
-        clock: Callable[[], datetime],
-        *,
-        sleep: Sleep = asyncio.sleep,
-        policy: RetryPolicy = RetryPolicy(),
-    ):
-        self.account = account
-        self.clock = clock
-        self.base = (account.api_base or DEFAULT_BASE).rstrip("/")
-        opts = account.options
-        self.user_id = str(opts.get("user_id", account.id))
-        self.replies = bool(opts.get("replies", True))
-        self.backfill = timedelta(days=int(opts.get("backfill_days", 7)))
-        self.http = Http(
-            client,
-            base=self.base,
-            classify=lambda r: classify_x(r, clock),
-            headers={"Authorization": f"Bearer {token}"},
-            pacer=XPacer(clock),
-            policy=policy,
-            sleep=sleep,
-        )
+    @property
+    def user_id(self) -> str:
+        return self.options.user_id or self.account.id
 
-    async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
+    def pacer(self, sleep: Sleep) -> Pacer:
+        return XPacer(self.clock)
+
+    def platform_errors(self, resp: httpx.Response) -> None:
+        x_errors(resp, self.clock)
+
+    def rate_limited_until(self, resp: httpx.Response) -> datetime:
+        until = _reset_time(resp.headers) or self.clock() + timedelta(minutes=15)
+        return max(until, self.clock()) + timedelta(seconds=1)
+
+    def forbidden(self, resp: httpx.Response) -> ConnectorError:
+        if "client-not-enrolled" in str(_problem(resp).get("type", "")):
+            return Misconfigured("X: the app is not attached to a project with API access (client-not-enrolled)")
+        return PermissionMissing("X refused access (403): the token lacks a scope", "tweet.read users.read")
+
+    async def stream(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
         since = (cursors.get(MENTIONS) or {}).get("since_id")
         params = {"max_results": 100, "tweet.fields": TWEET_FIELDS, "expansions": "author_id",
                   "user.fields": "username,name"}
         if since:
             params["since_id"] = since
         else:
-            params["start_time"] = self._ago(self.backfill)
+            params["start_time"] = self._ago(timedelta(days=self.options.backfill_days))
         newest = None
         async for items, top in self._pages(f"users/{self.user_id}/mentions", params, "pagination_token", "mention"):
             newest = newest or top
@@ -152,7 +121,7 @@ class XConnector:
                 yield Batch(items=items)
         if newest:
             yield Batch(items=[], cursors={MENTIONS: {"since_id": newest}})
-        if self.replies:
+        if self.options.replies:
             async for batch in self._conversation_replies(cursors):
                 yield batch
 
@@ -198,37 +167,24 @@ class XConnector:
 
     async def _pages(self, path: str, params: dict, token_param: str, kind: str):
         """Yield (items, newest id of the first page) for each page of a v2 timeline or search."""
-        pager = Pager(f"x {path.split('/')[-1]}")
         first_newest = None
-        while True:
-            body = (await self.http.request("GET", path, params)).body
-            meta = body.get("meta") or {}
+        async for body, data in self.pages(path, params, f"x {path.split('/')[-1]}", token_param=token_param):
             users = users_by_id(body)
-            data = body.get("data") or []
             items = [it for p in data if (it := post_item(p, users, kind, self.clock())) is not None]
             if first_newest is None:
-                first_newest = meta.get("newest_id") or newest_id([i.external_id for i in items])
+                first_newest = (body.get("meta") or {}).get("newest_id") or newest_id([i.external_id for i in items])
                 yield items, first_newest
             else:
                 yield items, None
-            token = pager.advance(meta.get("next_token"), not data)
-            if not token:
-                return
-            params = {**params, token_param: token}
 
     def _ago(self, delta: timedelta) -> str:
         return (self.clock() - delta).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def hide(self, external_id: str, hidden: bool = True) -> None:
         """PUT /tweets/{id}/hidden: only replies in the account's own conversations."""
-        try:
-            body = (await self.http.request("PUT", f"tweets/{external_id}/hidden", json_body={"hidden": hidden})).body
-        except PermissionMissing:
-            raise HideRefused("X refused: only replies to the account's own posts can be hidden") from None
-        except Misconfigured as err:
-            raise HideRefused(f"X refused: {err.detail}") from None
-        if (body.get("data") or {}).get("hidden") is not hidden:
-            raise HideRefused("X did not confirm the change")
+        await self.change("PUT", f"tweets/{external_id}/hidden", json_body={"hidden": hidden},
+                          confirmed=lambda body: (body.get("data") or {}).get("hidden") is hidden,
+                          forbidden="X refused: only replies to the account's own posts can be hidden")
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from connectors.http import parse_time
+from monitor.core.platforms import PLATFORMS
 from monitor.core.types import FetchedItem
 
 
@@ -29,7 +30,7 @@ def post_item(post: dict, users: dict[str, dict], kind: str, fallback_time) -> F
         author_id=post.get("author_id"),
         parent_external_id=replied_to,
         permalink=f"https://x.com/{username or 'i/web'}/status/{pid}",
-        can_hide=kind == "reply",  # X hides replies in the account's own conversations only
+        can_hide=PLATFORMS["x"].can_hide(kind),  # X hides replies in the account's own conversations only
     )
 
 

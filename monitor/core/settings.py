@@ -20,10 +20,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from monitor.core.platforms import PLATFORMS, PlatformOptions
 from monitor.core.types import Category
 
 Platform = Literal["facebook", "instagram", "x", "google", "demo"]
@@ -180,7 +182,17 @@ class AccountConfig(_Section):
     token_env: str | None = None
     api_base: str | None = None
     poll_every: Duration = 300
-    options: dict[str, str | int | bool | list[str]] = {}
+    options: PlatformOptions = Field(default_factory=dict, validate_default=True)  # monitor.core.platforms
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _typed_options(cls, v: object, info: ValidationInfo) -> object:
+        facts = PLATFORMS.get(info.data.get("platform", ""))
+        if facts is None:
+            return PlatformOptions()  # the platform's own error is enough
+        if isinstance(v, facts.options):
+            return v
+        return facts.options.model_validate(v or {})  # its errors carry the key: accounts[0].options.<key>
 
     @field_validator("id", mode="before")
     @classmethod
@@ -189,7 +201,7 @@ class AccountConfig(_Section):
 
     @model_validator(mode="after")
     def _token_for_real_platforms(self) -> "AccountConfig":
-        if self.platform != "demo" and not self.token_env:
+        if PLATFORMS[self.platform].needs_token and not self.token_env:
             raise ValueError(
                 f"a {self.platform} account needs token_env: the name of the "
                 "environment variable that holds its access token"

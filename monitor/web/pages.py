@@ -24,11 +24,12 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from alerts.ack import Actor, acknowledge, add_note, audit, lock_alert
-from alerts.emails import PLATFORM_NAMES, highlight, safe_url
+from alerts.emails import highlight, safe_url
 from alerts.links import LinkError
 from alerts.policy import CATEGORY_TITLES, POLICY
 from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
 from connectors.base import Connector, ConnectorError, HideRefused
+from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
 from monitor.health import Health
 from monitor.web.health import health_routes

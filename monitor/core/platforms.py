@@ -1,0 +1,94 @@
+"""One place for each platform's facts: its name, API address, options, what can be hidden.
+
+Connectors read the default API base and the options model; alerts and web
+pages read the name shown to people; the configuration validates each
+account's `options` against its platform's model, so a misspelt key is an
+error that names it instead of a silently ignored setting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GRAPH_VERSION = "v21.0"  # pinned in every Graph URL; accounts may override with api_base
+
+
+class PlatformOptions(BaseModel):
+    """Per-platform `options = { ... }` of an account. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FacebookOptions(PlatformOptions):
+    trailing_days: int = Field(90, ge=1, le=365)  # posts this recent are re-read for new comments
+    posts_per_page: int = Field(25, ge=1, le=100)  # Graph refuses more than 100
+    comments_embedded: int = Field(25, ge=1, le=100)  # newest comments fetched with each post
+    comments_per_page: int = Field(100, ge=1, le=100)  # when a post's comments need more pages
+
+
+class InstagramOptions(PlatformOptions):
+    ig_user_id: str | None = None  # the Instagram business account id, when `id` is something else
+    trailing_days: int = Field(90, ge=1, le=365)
+    tags: bool = True  # also read media other accounts tagged this one in
+
+
+class XOptions(PlatformOptions):
+    user_id: str | None = None  # the numeric user id, when `id` is a handle
+    replies: bool = True  # also read replies in the account's own conversations
+    backfill_days: int = Field(7, ge=1, le=7)  # how far back mentions are read on the first run
+
+
+class GoogleOptions(PlatformOptions):
+    account_id: str | None = None  # when `id` is only the location id
+
+
+class DemoOptions(PlatformOptions):
+    per_cycle: int = Field(3, ge=1)  # sample comments replayed per cycle
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    key: str  # as in the configuration: platform = "facebook"
+    name: str  # shown to people: "Facebook page"
+    default_base: str | None  # the API's address; an account's api_base overrides it
+    hideable: frozenset[str]  # item kinds the platform lets the owner hide
+    options: type[PlatformOptions]
+    needs_token: bool = True
+
+    def can_hide(self, kind: str) -> bool:
+        return kind in self.hideable
+
+
+PLATFORMS: dict[str, PlatformFacts] = {
+    p.key: p
+    for p in (
+        PlatformFacts(
+            "facebook",
+            "Facebook page",
+            f"https://graph.facebook.com/{GRAPH_VERSION}",
+            frozenset({"comment", "reply"}),  # posts by visitors cannot be hidden, only deleted
+            FacebookOptions,
+        ),
+        PlatformFacts(
+            "instagram",
+            "Instagram account",
+            f"https://graph.facebook.com/{GRAPH_VERSION}",
+            frozenset({"comment", "reply"}),  # except the account's own comments
+            InstagramOptions,
+        ),
+        PlatformFacts("x", "X account", "https://api.x.com/2", frozenset({"reply"}), XOptions),
+        PlatformFacts("google", "Google reviews", "https://mybusiness.googleapis.com/v4", frozenset(), GoogleOptions),
+        PlatformFacts(
+            "demo", "demo page", None, frozenset({"post", "comment", "reply", "mention", "review"}), DemoOptions,
+            needs_token=False,
+        ),
+    )
+}
+
+PLATFORM_NAMES: dict[str, str] = {key: p.name for key, p in PLATFORMS.items()}
+
+
+def display_name(platform: str) -> str:
+    facts = PLATFORMS.get(platform)
+    return facts.name if facts else platform
