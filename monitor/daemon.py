@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from datetime import timezone
+from typing import Callable
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,7 +21,8 @@ from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
 from monitor.runtime import Runtime
 from monitor.core.types import CycleReport
-from monitor.web import WebDeps, connector_hider, create_app
+from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
+from monitor.webhook_events import process_and_alert
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,21 @@ class WebServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def make_web_server(rt: Runtime, host: str, port: int) -> WebServer:
+def meta_webhook(rt: Runtime, wake: Callable[[], None]) -> MetaWebhook | None:
+    meta = rt.config.webhooks.meta
+    if meta is None:
+        return None
+    return MetaWebhook(
+        app_secret=rt.config.secret(meta.app_secret_env, "webhooks.meta.app_secret_env"),
+        verify_token=rt.config.secret(meta.verify_token_env, "webhooks.meta.verify_token_env"),
+        on_queued=wake,
+    )
+
+
+def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] = lambda: None) -> WebServer:
     app = create_app(
         WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors),
-                health=rt.health)
+                health=rt.health, meta_webhook=meta_webhook(rt, wake))
     )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return WebServer(config)
@@ -52,6 +65,25 @@ class Jobs:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.lock = asyncio.Lock()
+        self.webhook_wake = asyncio.Event()
+        self.stopping = False
+
+    async def webhooks(self, idle: float = 30.0) -> None:
+        """Process queued webhook events as soon as one arrives (and every `idle`
+        seconds, for retries). Not under the cycle lock: a long polling pass
+        must not hold back an alert that is already here."""
+        while not self.stopping:
+            try:
+                await asyncio.wait_for(self.webhook_wake.wait(), timeout=idle)
+            except TimeoutError:
+                pass
+            self.webhook_wake.clear()
+            if self.stopping:
+                return
+            try:
+                await process_and_alert(self.rt)
+            except Exception:  # the events stay queued and are retried
+                log.exception("webhook processing failed; the queued events are retried")
 
     async def cycle(self) -> CycleReport | None:
         async with self.lock:
@@ -103,7 +135,8 @@ async def serve(rt: Runtime, *, once: bool = False) -> int:
             return 0
         jobs = Jobs(rt)
         sched = schedule(rt, jobs)
-        server = make_web_server(rt, rt.config.web.host, rt.config.web.port)
+        server = make_web_server(rt, rt.config.web.host, rt.config.web.port, jobs.webhook_wake.set)
+        webhook_task = asyncio.create_task(jobs.webhooks()) if rt.config.webhooks.meta else None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
@@ -111,6 +144,10 @@ async def serve(rt: Runtime, *, once: bool = False) -> int:
         log.info("nurserywatch running; pages on %s", rt.config.web.base_url)
         await server.serve()  # returns once should_exit is set
         sched.shutdown(wait=False)
+        if webhook_task is not None:  # finish the event in hand, then stop
+            jobs.stopping = True
+            jobs.webhook_wake.set()
+            await webhook_task
         async with jobs.lock:  # let the job in progress finish
             log.info("nurserywatch stopped")
         return 0

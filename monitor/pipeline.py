@@ -31,6 +31,7 @@ from monitor.core.models import Account, AccountState, Finding, Item
 from monitor.runtime import Runtime
 from monitor.core.store import fingerprint, load_cursors, store_batch
 from monitor.core.types import CycleReport
+from monitor.webhook_health import after_poll, poll_every
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
                 return  # waiting for a person to reconnect the account
         if acc.backoff_until and acc.backoff_until > now and acc.state != AccountState.ok.value:
             return  # rate limited until then, or misconfigured: looked at again hourly
+        every = poll_every(rt.config, acc, every, now)  # slower while webhooks are trusted
         if only_due and not _poll_due(acc, every, now):
             return
         acc.token_fingerprint = token_fp
@@ -85,6 +87,7 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
             log.info("account %s: recovered after %s failed poll(s)", acc.id, acc.failures)
         acc.state, acc.failures, acc.last_error, acc.backoff_until = AccountState.ok.value, 0, None, None
         acc.last_success_at = rt.clock()
+        after_poll(session, rt.config, rt.alert_env, acc, now, rt.clock())
 
 
 def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:

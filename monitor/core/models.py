@@ -97,6 +97,8 @@ class Account(Base):
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     token_fingerprint: Mapped[str | None] = mapped_column(String(64))
     reconnect_notified_at: Mapped[datetime | None]
+    webhook_at: Mapped[datetime | None]  # the last webhook event received for this account
+    webhook_since: Mapped[datetime | None]  # webhooks trusted since then (None: poll at the normal pace)
 
 
 class Cursor(Base):
@@ -137,6 +139,7 @@ class Item(Base):
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     fetched_at: Mapped[datetime]
     classified_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]  # removed on the platform (a webhook said so); the record stays
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped[Account] = relationship()
@@ -248,3 +251,32 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     detail: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class WebhookState(str, enum.Enum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"  # gave up after retries: kept for a person to look at
+
+
+class WebhookEvent(Base):
+    """One signed webhook delivery, stored before it is answered, processed later.
+
+    `body` is the raw JSON exactly as signed; `digest` (its SHA-256) makes a
+    replayed delivery a no-op.
+    """
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (Index("ix_webhook_event_due", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    source: Mapped[str] = mapped_column(String(20))  # "meta"
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default=WebhookState.pending.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

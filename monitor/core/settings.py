@@ -269,6 +269,26 @@ class RetentionConfig(_Section):
     vacuum_every: Duration = 7 * 86400  # SQLite: rewrite the file so erased text leaves the free pages
 
 
+class MetaWebhookConfig(_Section):
+    """Meta (Facebook Page / Instagram) webhooks: POST /webhooks/meta.
+
+    Once events arrive for an account, polling it slows to `reconcile_every`.
+    When a reconciliation poll finds a comment no webhook announced (or, if
+    `silent_after` is set, when none has come for that long), polling returns
+    to the account's poll_every and the admins are told once.
+    """
+
+    app_secret_env: str = "META_APP_SECRET"  # the app secret signs every delivery (X-Hub-Signature-256)
+    verify_token_env: str = "META_VERIFY_TOKEN"  # the string typed into the app dashboard's "Verify token"
+    reconcile_every: Duration = 3600
+    silent_after: Duration | None = None  # off by default: a quiet Page is not a broken webhook
+    missed_grace: Duration = 600  # a comment older than this that only polling found was missed
+
+
+class WebhooksConfig(_Section):
+    meta: MetaWebhookConfig | None = None
+
+
 class Config(_Section):
     setting: SettingConfig
     roster: RosterConfig = RosterConfig()
@@ -283,6 +303,7 @@ class Config(_Section):
     health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()
     retention: RetentionConfig = RetentionConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
@@ -324,6 +345,10 @@ class Config(_Section):
                 problems.append(f"accounts[{i}].token_env: environment variable {acc.token_env} is not set")
         if self.health.ping_url_env and not os.environ.get(self.health.ping_url_env):
             problems.append(f"health.ping_url_env: environment variable {self.health.ping_url_env} is not set")
+        if meta := self.webhooks.meta:
+            for key in ("app_secret_env", "verify_token_env"):
+                if not os.environ.get(getattr(meta, key)):
+                    problems.append(f"webhooks.meta.{key}: environment variable {getattr(meta, key)} is not set")
         for key in ("smtp_username_env", "smtp_password_env"):
             env = getattr(self.email, key)
             if self.email.smtp_host and env and not os.environ.get(env):

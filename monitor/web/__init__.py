@@ -5,5 +5,6 @@ surfaces (a manager's inbox, webhooks) become sibling modules mounted by
 `create_app`.
 """
 from monitor.web.pages import WebDeps, connector_hider, create_app
+from monitor.web.webhooks import MetaWebhook
 
-__all__ = ["WebDeps", "connector_hider", "create_app"]
+__all__ = ["MetaWebhook", "WebDeps", "connector_hider", "create_app"]

@@ -33,6 +33,7 @@ from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
 from monitor.health import Health
 from monitor.web.health import health_routes
+from monitor.web import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class WebDeps:
     clock: Callable[[], datetime]
     hide: HideFn | None = None  # None: the page never offers hiding
     health: Health | None = None  # None: /readyz checks the database and the outbox only
+    meta_webhook: webhooks.MetaWebhook | None = None  # None: /webhooks/meta answers 404
 
 
 class LinkProblem(Exception):
@@ -247,5 +249,6 @@ def create_app(deps: WebDeps) -> Starlette:
             Route("/h/{token}", hide_page, methods=["GET"]),
             Route("/h/{token}", hide_post, methods=["POST"]),
             *health_routes(deps.health or Health(deps.sessions, deps.clock)),
+            *webhooks.routes(deps),
         ]
     )

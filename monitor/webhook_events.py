@@ -1,0 +1,220 @@
+"""Webhook events, off the request: queue -> claim -> complete -> store -> alert.
+
+The web route only verifies the signature and queues the raw delivery
+(`queue_event`); a replayed delivery has the same digest and is not queued
+twice. `process_due` claims due events with a conditional UPDATE (a second
+worker is safe), turns each change into store changes through the account's
+own connector (a targeted fetch fills in what the payload leaves out), and
+applies them. The store's (account, external id) key makes a comment that
+arrives both by webhook and by polling one item and one alert.
+
+Edits: an item nobody was alerted about is re-classified with its new text;
+once an alert exists, the stored text stays what people were shown (the
+record of concern) and the edit is an audit event. Hides and removals mark
+the item; a removal of an alerted item is an audit event too.
+
+A failing fetch is retried with backoff, then the event is marked failed
+(kept, logged by id); a delivery that is not a Meta payload fails at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Awaitable, Callable
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from alerts.ack import audit
+from connectors.base import ConnectorError, RateLimited, TemporaryFailure
+from connectors.facebook.webhook import resolve as resolve_facebook
+from connectors.instagram.webhook import resolve as resolve_instagram
+from connectors.webhook import Change, MalformedDelivery, MetaChange, meta_changes
+from monitor.core.db import insert_ignoring_conflict
+from monitor.core.models import Account, Alert, Finding, Item, WebhookEvent, WebhookState
+from monitor.core.store import store_batch
+from monitor.core.types import Batch, CycleReport
+from monitor.pipeline import classify_pending, deliver
+from monitor.runtime import Runtime
+from monitor.webhook_health import heard
+
+log = logging.getLogger(__name__)
+
+RESOLVERS: dict[str, Callable[..., Awaitable[list[Change]]]] = {
+    "facebook": resolve_facebook,
+    "instagram": resolve_instagram,
+}
+CLAIM_BATCH = 50
+MAX_ATTEMPTS = 8  # backoff 1, 2, 4 ... 64 minutes: about two hours, then failed
+STALE_CLAIM = timedelta(minutes=5)  # a worker that died mid-event loses its claim
+
+
+def queue_event(session: Session, setting_id: int, source: str, raw: bytes, now: datetime) -> bool:
+    """Store a verified delivery as received; False when it was already queued (a replay)."""
+    row = dict(setting_id=setting_id, source=source, digest=hashlib.sha256(raw).hexdigest(),
+               body=raw.decode("utf-8"), state=WebhookState.pending.value, attempts=0,
+               received_at=now, next_attempt_at=now)
+    return insert_ignoring_conflict(session, WebhookEvent, row, ["digest"]) == 1
+
+
+@dataclass
+class EventReport:
+    events: int = 0
+    stored: int = 0
+    failed: int = 0
+
+
+def _accounts(rt: Runtime) -> dict[tuple[str, str], int]:
+    """(platform, webhook entry id) -> account id: a Page's id, an Instagram user's id."""
+    out: dict[tuple[str, str], int] = {}
+    with rt.sessions() as session:
+        rows = session.scalars(select(Account).where(Account.setting_id == rt.setting_id))
+        by_key = {(a.platform, a.external_id): a.id for a in rows}
+    for ac in rt.config.accounts:
+        account_id = by_key.get((ac.platform, ac.id))
+        if account_id is not None:
+            out[(ac.platform, ac.id)] = account_id
+            if ac.platform == "instagram" and ac.options.get("ig_user_id"):
+                out[(ac.platform, str(ac.options["ig_user_id"]))] = account_id
+    return out
+
+
+def _claim(rt: Runtime, now: datetime) -> list[int]:
+    with rt.sessions.begin() as session:
+        due = session.scalars(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.setting_id == rt.setting_id, WebhookEvent.state == WebhookState.pending.value,
+                   WebhookEvent.next_attempt_at <= now,
+                   or_(WebhookEvent.claimed_at.is_(None), WebhookEvent.claimed_at < now - STALE_CLAIM))
+            .order_by(WebhookEvent.id)
+            .limit(CLAIM_BATCH)
+        ).all()
+        claimed = []
+        for event_id in due:
+            won = session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id == event_id, WebhookEvent.state == WebhookState.pending.value,
+                       or_(WebhookEvent.claimed_at.is_(None), WebhookEvent.claimed_at < now - STALE_CLAIM))
+                .values(claimed_at=now)
+            ).rowcount
+            if won:
+                claimed.append(event_id)
+        return claimed
+
+
+async def process_due(rt: Runtime) -> EventReport:
+    report = EventReport()
+    accounts = _accounts(rt)
+    while ids := _claim(rt, rt.clock()):
+        for event_id in ids:
+            report.events += 1
+            await _process(rt, event_id, accounts, report)
+    return report
+
+
+async def _process(rt: Runtime, event_id: int, accounts: dict, report: EventReport) -> None:
+    with rt.sessions() as session:
+        body = session.get(WebhookEvent, event_id).body
+    try:
+        changes = meta_changes(json.loads(body), rt.clock())
+        for mc in changes:
+            report.stored += await _apply_change(rt, mc, accounts)
+    except (ValueError, MalformedDelivery) as err:
+        _finish(rt, event_id, WebhookState.failed, f"not a Meta webhook payload: {err}"[:500])
+        log.error("webhook event %s: not a Meta webhook payload; marked failed", event_id)
+        report.failed += 1
+        return
+    except ConnectorError as err:
+        _retry(rt, event_id, err, report)
+        return
+    except Exception as err:  # a bug must not lose the event: retried, then kept as failed
+        log.debug("webhook event %s: unexpected error", event_id, exc_info=True)  # debug only: may quote data
+        _retry(rt, event_id, TemporaryFailure(f"unexpected {type(err).__name__}"), report)
+        return
+    _finish(rt, event_id, WebhookState.done, None)
+
+
+def _finish(rt: Runtime, event_id: int, state: WebhookState, error: str | None) -> None:
+    with rt.sessions.begin() as session:
+        ev = session.get(WebhookEvent, event_id)
+        ev.state, ev.processed_at, ev.claimed_at, ev.last_error = state.value, rt.clock(), None, error
+
+
+def _retry(rt: Runtime, event_id: int, err: ConnectorError, report: EventReport) -> None:
+    now = rt.clock()
+    with rt.sessions.begin() as session:
+        ev = session.get(WebhookEvent, event_id)
+        ev.attempts += 1
+        ev.claimed_at, ev.last_error = None, f"{type(err).__name__}: {err.detail}"[:500]
+        if ev.attempts >= MAX_ATTEMPTS:
+            ev.state, ev.processed_at = WebhookState.failed.value, now
+            report.failed += 1
+            log.error("webhook event %s: gave up after %s attempts (%s)", event_id, ev.attempts, type(err).__name__)
+            return
+        wait = timedelta(minutes=2 ** (ev.attempts - 1))
+        ev.next_attempt_at = max(err.until, now + wait) if isinstance(err, RateLimited) else now + wait
+        log.warning("webhook event %s: %s; retrying at %s", event_id, type(err).__name__, ev.next_attempt_at.isoformat())
+
+
+async def _apply_change(rt: Runtime, mc: MetaChange, accounts: dict) -> int:
+    account_id = accounts.get((mc.platform, mc.entry_id))
+    connector = rt.connectors.get(account_id) if account_id else None
+    if connector is None:
+        log.info("webhook: %s %s is not a watched account; change ignored", mc.platform, mc.entry_id)
+        return 0
+    changes = await RESOLVERS[mc.platform](connector, mc)
+    now = rt.clock()
+    stored = 0
+    with rt.sessions.begin() as session:
+        acc = session.get(Account, account_id)
+        heard(acc, now)
+        for ch in changes:
+            stored += apply(session, rt.setting_id, acc, ch, now)
+    return stored
+
+
+def apply(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> int:
+    """One store change in the caller's transaction; how many new items it stored."""
+    if ch.action == "upsert" and ch.item is not None:
+        stored = store_batch(session, acc, Batch(items=[ch.item]), now)
+        acc.items_seen += stored
+        if not stored and ch.edited:
+            _edited(session, setting_id, acc, ch, now)
+        return stored
+    item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
+    if item is None:
+        return 0  # never stored (before nurserywatch watched, or an item kind it skips)
+    if ch.action in ("hidden", "unhidden"):
+        item.is_hidden = ch.action == "hidden"
+    elif ch.action == "removed" and item.removed_at is None:
+        item.removed_at = now
+        if (alert := session.scalar(select(Alert).where(Alert.item_id == item.id))) is not None:
+            audit(session, alert, setting_id, "removed_on_platform", None, now)
+    return 0
+
+
+def _edited(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> None:
+    item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
+    if item is None or item.text == ch.item.text:
+        return
+    alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
+    if alert is not None:  # keep what people were shown; note that it changed
+        audit(session, alert, setting_id, "edited_on_platform", None, now)
+        return
+    item.text, item.updated_at, item.classified_at, item.needs_review = ch.item.text, now, None, False
+    session.execute(delete(Finding).where(Finding.item_id == item.id))
+    log.info("item %s: edited on the platform; classified again", item.id)
+
+
+async def process_and_alert(rt: Runtime) -> EventReport:
+    """What the daemon runs when a delivery arrives: events, then classify and send at once."""
+    report = await process_due(rt)
+    if report.events:
+        cycle = CycleReport()
+        classify_pending(rt, cycle)
+        await asyncio.to_thread(deliver, rt, cycle)  # SMTP off the event loop: the web server keeps answering
+    return report
