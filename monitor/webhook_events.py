@@ -78,8 +78,8 @@ def _accounts(rt: Runtime) -> dict[tuple[str, str], int]:
         account_id = by_key.get((ac.platform, ac.id))
         if account_id is not None:
             out[(ac.platform, ac.id)] = account_id
-            if ac.platform == "instagram" and ac.options.get("ig_user_id"):
-                out[(ac.platform, str(ac.options["ig_user_id"]))] = account_id
+            if ig_user_id := getattr(ac.options, "ig_user_id", None):
+                out[(ac.platform, str(ig_user_id))] = account_id
     return out
 
 
