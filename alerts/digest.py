@@ -124,6 +124,10 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
         select(func.count(Item.id)).where(Item.setting_id == env.setting_id, Item.classified_at >= since,
                                          Item.classified_at < now, Item.needs_review.is_(True))
     ) or 0
+    pictures_only = session.scalar(
+        select(func.count(Item.id)).where(Item.setting_id == env.setting_id, Item.classified_at >= since,
+                                         Item.classified_at < now, Item.attachment_type.is_not(None), Item.text == "")
+    ) or 0
     reconnect = [
         {"name": acc.name, "platform": PLATFORM_NAMES.get(acc.platform, acc.platform), "since": acc.last_error or ""}
         for acc in session.scalars(
@@ -144,6 +148,7 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
         "reconnect": reconnect,
         "checked": checked,
         "needs_review": review,
+        "pictures_only": pictures_only,
         "all_quiet": not mine and not open_rows and not reconnect,
     }
 

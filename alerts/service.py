@@ -20,6 +20,7 @@ from alerts.emails import build_message, highlight, safe_url
 from alerts.links import LinkSigner
 from alerts.policy import CATEGORY_TITLES
 from alerts.routing import Subject, route
+from monitor.core.platforms import attachment_words
 from monitor.core.models import Alert, Item, OutboxMessage, Recipient
 from monitor.core.settings import Config, RouteConfig
 from monitor.core.types import CATEGORIES, Classification, Evidence
@@ -161,6 +162,7 @@ def alert_context(
         "author": item.author_name,
         "permalink": safe_url(item.permalink),
         "segments": highlight(item.text, evidence),
+        "attachment": attachment_words(item.attachment_type),
         "reasons": alert_reasons(item),
         "ack_url": env.signer.url("ack", alert.id, recipient.id),
         "roles": " and ".join(ROLE_NAMES.get(r, r) for r in recipient.roles),

@@ -62,6 +62,7 @@ def account_rows(config: Config) -> list[dict]:
                         "last_success": _local(acc.last_success_at, tz),
                         "last_poll_at": acc.last_poll_at.isoformat() if acc.last_poll_at else None,
                         "items_seen": acc.items_seen,
+                        "items_unreadable": acc.items_unreadable,
                         "failures": acc.failures,
                         "last_error": acc.last_error,
                     }
@@ -80,6 +81,8 @@ def print_table(rows: list[dict], out: TextIO) -> None:
         print(f"  state:            {r['status']}", file=out)
         print(f"  last good poll:   {r['last_success']}", file=out)
         print(f"  items seen:       {r['items_seen']}", file=out)
+        if r["items_unreadable"]:
+            print(f"  could not read:   {r['items_unreadable']} item(s) (skipped; ids in the log)", file=out)
         if r["last_error"]:
             print(f"  last error:       {r['last_error']}", file=out)
 

@@ -63,6 +63,18 @@ class RetryPolicy:
         return cap / 2 + rng.uniform(0, cap / 2)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may cost: a deadline for connect, headers and body together, and a size."""
+
+    deadline: float = 60.0
+    max_bytes: int = 20 * 1024 * 1024
+
+
+class Refused(Exception):
+    """An answer not worth another attempt in this cycle: too slow or too large."""
+
+
 class Pacer(Protocol):
     async def before(self) -> None:
         """Sleep or raise RateLimited before a request is sent."""
@@ -92,6 +104,7 @@ class Http:
         policy: RetryPolicy = RetryPolicy(),
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        limits: Limits = Limits(),
     ):
         self.client = client
         self.base = base.rstrip("/")
@@ -100,6 +113,7 @@ class Http:
         self.authorize = authorize
         self.pacer = pacer
         self.policy = policy
+        self.limits = limits
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.requests = 0  # sent, for benchmarks and tests
@@ -128,10 +142,14 @@ class Http:
                 await self.pacer.before()
             headers, auth_params = self.authorize(await self.credentials.token())
             self.requests += 1
+            request = self.client.build_request(
+                method, url, params={**query, **auth_params} or None, json=json_body, headers=headers
+            )
             try:
-                resp = await self.client.request(
-                    method, url, params={**query, **auth_params} or None, json=json_body, headers=headers
-                )
+                resp = await self.send(request)
+            except Refused as err:
+                log.info("%s: %s", where, err)
+                raise TemporaryFailure(f"{where}: {err}") from None
             except httpx.TimeoutException:
                 last = "timed out"
                 continue
@@ -155,6 +173,34 @@ class Http:
             return Page(body=body, headers=resp.headers)
         log.info("%s: giving up after %s attempts: %s", where, self.policy.attempts, last)
         raise TemporaryFailure(f"{where}: {last} ({self.policy.attempts} attempts)")
+
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """One request within the deadline and the size limit, its body read in full.
+
+        The deadline covers connecting, the headers and the whole body, so a
+        server that trickles a byte every few seconds cannot hold the cycle.
+        """
+        deadline, limit = self.limits.deadline, self.limits.max_bytes
+        try:
+            async with asyncio.timeout(deadline):
+                resp = await self.client.send(request, stream=True)
+                try:
+                    declared = resp.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
+                        raise Refused(f"answer of {int(declared):,} bytes refused (limit {limit:,})")
+                    chunks, size = [], 0
+                    async for chunk in resp.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise Refused(f"answer over {limit:,} bytes refused")
+                        chunks.append(chunk)
+                finally:
+                    await resp.aclose()
+        except TimeoutError:
+            raise Refused(f"no complete answer within the {deadline:g} s deadline") from None
+        headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(resp.status_code, headers=headers, content=b"".join(chunks), request=request)
 
 
 def split_query(url: str) -> tuple[str, dict[str, str]]:
@@ -198,7 +244,7 @@ class Pager:
         return token
 
 
-def rebase(url: str, base: str, drop: tuple[str, ...] = ("access_token",), **replace: object) -> str:
+def rebase(url: str, base: str, drop: tuple[str, ...] = ("access_token", "appsecret_proof"), **replace: object) -> str:
     """Point a platform's absolute `next` link at our configured api_base.
 
     Keeps the link's path below the version segment and its query, minus

@@ -7,20 +7,26 @@ share: Meta's error codes, usage-header pacing and the bearer token.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
+import re
 from datetime import datetime, timedelta
 
 import httpx
 
-from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited
-from connectors.http import Clock, Pacer, Retryable, Sleep, json_body
+from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited, TemporaryFailure
+from connectors.http import Clock, Pacer, Retryable, Sleep, json_body, split_query
 from connectors.stream import PlatformConnector
 
 log = logging.getLogger(__name__)
 
 THROTTLE_CODES = {4, 17, 32, 613, 80001, 80002}
-TRANSIENT_CODES = {1, 2, 341, 368}
+TRANSIENT_CODES = {2, 341, 368}
+TOO_MUCH_DATA = 1  # "Please reduce the amount of data you're asking for, then retry your request"
+EXPANSION_LIMIT = re.compile(r"\.limit\((\d+)\)")
 TOKEN_SUBCODES = {
     458: "the app is not installed",
     459: "the user is checkpointed",
@@ -34,6 +40,27 @@ DEFAULT_PAUSE = timedelta(minutes=15)  # Meta sends no Retry-After
 # the permission each failing edge needs, to say which one is missing
 PERMISSION_HINTS = ("pages_read_engagement", "pages_read_user_content", "pages_manage_engagement",
                     "instagram_basic", "instagram_manage_comments")
+
+
+class TooMuchData(TemporaryFailure):
+    """Graph code 1: ask again for a smaller page, not the same one again."""
+
+
+def appsecret_proof(app_secret: str, token: str) -> str:
+    """HMAC-SHA256 of the access token keyed by the app secret, hex (Graph API "Securing Requests")."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def smaller(query: dict) -> dict | None:
+    """The query with its page size and every embedded `.limit(n)` halved; None when already 1."""
+    limit = int(query.get("limit") or 25)
+    embedded = [int(n) for n in EXPANSION_LIMIT.findall(str(query.get("fields", "")))]
+    if max([limit, *embedded]) <= 1:
+        return None
+    out = dict(query, limit=max(1, limit // 2))
+    if "fields" in query:
+        out["fields"] = EXPANSION_LIMIT.sub(lambda m: f".limit({max(1, int(m.group(1)) // 2)})", str(query["fields"]))
+    return out
 
 
 def graph_error(body: object) -> dict | None:
@@ -54,8 +81,9 @@ def classify_graph(resp: httpx.Response, clock: Clock, permission: str | None = 
 def graph_errors(resp: httpx.Response, clock: Clock, permission: str | None = None) -> None:
     """Raise the classified failure a Graph error answer stands for (by code, not by HTTP status)."""
     if resp.status_code >= 500:
-        body = _maybe_json(resp)
-        err = graph_error(body) or {}
+        err = graph_error(_maybe_json(resp)) or {}
+        if _too_much_data(err):
+            raise TooMuchData(f"Graph error 1 (HTTP {resp.status_code}): the platform asked for less data")
         raise Retryable(f"HTTP {resp.status_code} (code {err.get('code', '-')})")
     if resp.status_code < 400:
         return
@@ -64,6 +92,8 @@ def graph_errors(resp: httpx.Response, clock: Clock, permission: str | None = No
         raise Retryable(f"HTTP {resp.status_code} without a Graph error body")
     code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
     label = f"Graph error {code}" + (f"/{sub}" if sub else "")
+    if _too_much_data(err):
+        raise TooMuchData(f"{label}: the platform asked for less data")
     if code in THROTTLE_CODES:
         until = clock() + (regain_time(resp.headers) or DEFAULT_PAUSE)
         raise RateLimited(f"{label}: request limit reached", until)
@@ -73,7 +103,7 @@ def graph_errors(resp: httpx.Response, clock: Clock, permission: str | None = No
     if code == 10 or (code is not None and 200 <= code <= 299):
         needed = mentioned_permission(str(err.get("message", ""))) or permission
         raise PermissionMissing(f"{label}: a permission is missing" + (f" ({needed})" if needed else ""), needed)
-    if (code in TRANSIENT_CODES and err.get("is_transient") is not False) or err.get("is_transient") is True:
+    if (code in TRANSIENT_CODES | {TOO_MUCH_DATA} and err.get("is_transient") is not False) or err.get("is_transient") is True:
         raise Retryable(f"{label}: temporary")
     if code == 100:
         needed = mentioned_permission(str(err.get("message", "")))
@@ -83,6 +113,12 @@ def graph_errors(resp: httpx.Response, clock: Clock, permission: str | None = No
     if code == 12:
         raise Misconfigured(f"{label}: deprecated in this API version")
     raise Misconfigured(f"{label}: refused")
+
+
+def _too_much_data(err: dict) -> bool:
+    """Code 1 without a subcode: "Please reduce the amount of data you're asking for"."""
+    return _int(err.get("code")) == TOO_MUCH_DATA and err.get("error_subcode") is None \
+        and err.get("is_transient") is not False
 
 
 def mentioned_permission(message: str) -> str | None:
@@ -184,5 +220,33 @@ class GraphConnector(PlatformConnector):
     def pacer(self, sleep: Sleep) -> Pacer:
         return MetaPacer(self.clock, sleep)
 
+    def authorize(self, token: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The bearer token, and `appsecret_proof` when the app's secret is configured, so apps
+        with "Require App Secret" on are served."""
+        headers, params = super().authorize(token)
+        env = self.options.app_secret_env
+        if env:
+            secret = os.environ.get(env)
+            if not secret:
+                raise Misconfigured(f"options.app_secret_env: environment variable {env} is not set")
+            params = {**params, "appsecret_proof": appsecret_proof(secret, token)}
+        return headers, params
+
     def platform_errors(self, resp: httpx.Response) -> None:
         graph_errors(resp, self.clock, self.permission)
+
+    async def get_page(self, path: str, params: dict | None) -> dict:
+        """Code 1 ("reduce the amount of data") is answered by halving the page and its embedded
+        lists until the platform answers, never by sending the same request again."""
+        url, query = split_query(self.http.url(path))
+        query.update(params or {})
+        while True:
+            try:
+                return (await self.http.request("GET", url, query)).body
+            except TooMuchData as err:
+                less = smaller(query)
+                if less is None:
+                    raise
+                log.info("%s account %s: %s; asking for %s a page", self.platform, self.account.id, err.detail,
+                         less["limit"])
+                query = less

@@ -19,11 +19,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import AsyncIterator, Callable, ClassVar, Mapping
+from typing import Any, AsyncIterator, Callable, ClassVar, Mapping, TypeVar
 
 import httpx
 
 from connectors.auth import Credentials, as_credentials
+from connectors.fields import Unreadable, item_id
 from connectors.base import (
     AuthFailed,
     Batch,
@@ -33,8 +34,9 @@ from connectors.base import (
     Misconfigured,
     PermissionMissing,
     RateLimited,
+    TemporaryFailure,
 )
-from connectors.http import Http, Pacer, Pager, RetryPolicy, Retryable, Sleep, json_body, rebase
+from connectors.http import Http, Limits, Pacer, Pager, RetryPolicy, Retryable, Sleep, json_body, rebase
 from connectors.watermark import Watermark
 from monitor.core.platforms import PLATFORMS
 from monitor.core.settings import AccountConfig
@@ -43,6 +45,8 @@ from monitor.core.types import FetchedItem
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_PAUSE = timedelta(minutes=1)  # when a 429 names no time
+LOUD_SKIPS = 20  # unreadable items logged at WARNING per fetch; the rest at DEBUG
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class PlatformConnector:
         self.account = account
         self.options = account.options
         self.clock = clock
+        self.unreadable = 0
         self.base = (account.api_base or PLATFORMS[self.platform].default_base or "").rstrip("/")
         self.http = Http(
             client,
@@ -81,6 +86,7 @@ class PlatformConnector:
             pacer=self.pacer(sleep),
             policy=policy,
             sleep=sleep,
+            limits=Limits(deadline=account.request_deadline, max_bytes=account.max_response_mb * 1024 * 1024),
         )
 
     # -- hooks a platform may override ------------------------------------------------
@@ -109,8 +115,28 @@ class PlatformConnector:
     # -- the shared parts -------------------------------------------------------------
 
     async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
+        """The platform's batches, each carrying the count of items skipped since the last one."""
+        self.unreadable = 0
         async for batch in self.stream(cursors):
+            batch.unreadable, self.unreadable = batch.unreadable + self.unreadable, 0
             yield batch
+        if self.unreadable:
+            yield Batch(items=[], unreadable=self.unreadable)
+            self.unreadable = 0
+
+    def read(self, parse: Callable[..., T], raw: object, *args: Any) -> T | None:
+        """`parse(raw, *args)`, or None for an item that does not parse: skipped, counted, logged by id."""
+        try:
+            return parse(raw, *args)
+        except Unreadable as err:
+            why = str(err)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+            why = f"could not be read ({type(err).__name__})"
+        self.unreadable += 1
+        (log.warning if self.unreadable <= LOUD_SKIPS else log.debug)(
+            "%s account %s: item %s skipped: %s", self.platform, self.account.id, item_id(raw), why
+        )
+        return None
 
     def classify(self, resp: httpx.Response) -> dict:
         """The one error-status ladder: a response -> its JSON body, or a classified failure."""
@@ -143,13 +169,19 @@ class PlatformConnector:
         """(body, the list under `key`) for each page, following links or page tokens."""
         pager = Pager(what)
         while True:
-            body = (await self.http.request("GET", path, params)).body
+            body = await self.get_page(path, params)
             data = body.get(key) or []
+            if not isinstance(data, list):
+                raise TemporaryFailure(f"{what}: the page's {key!r} is not a list")
             yield body, data
             token = pager.advance(self.next_token(body), not data)
             if not token:
                 return
             path, params = self.follow(token, path, params, token_param)
+
+    async def get_page(self, path: str, params: dict | None) -> dict:
+        """One page's body (a hook: Graph asks again for less when told the page is too big)."""
+        return (await self.http.request("GET", path, params)).body
 
     def next_token(self, body: dict) -> str | None:
         value: object = body

@@ -28,6 +28,7 @@ from connectors.base import (
 from monitor.judging import classify_each, unjudged
 from monitor.metrics import API_PLATFORM
 from monitor.core.models import Account, AccountState, Finding, Item
+from monitor.recheck import note_edits, recheck_due
 from monitor.runtime import Runtime
 from monitor.core.store import fingerprint, load_cursors, store_batch
 from monitor.core.types import CycleReport
@@ -71,6 +72,7 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
                 acc = session.get(Account, account_id)
                 stored = store_batch(session, acc, batch, rt.clock())
                 acc.items_seen += stored
+                acc.items_unreadable += batch.unreadable
                 report.stored += stored
     except ConnectorError as err:
         _record_failure(rt, account_id, err)
@@ -185,7 +187,9 @@ async def run_cycle(rt: Runtime, *, only_due: bool = False) -> CycleReport:
     for account_id, connector in rt.connectors.items():
         API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics
         await poll_account(rt, account_id, connector, report, only_due)
+    edited = await recheck_due(rt)  # edits, hides and deletions made on the platforms
     classify_pending(rt, report)
+    note_edits(rt, edited)
     deliver(rt, report)
     if rt.health:  # readiness, metrics and the dead-man's switch
         await rt.health.cycle_done(report, time.monotonic() - started)

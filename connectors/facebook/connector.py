@@ -16,20 +16,27 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import AsyncIterator, Mapping
+from typing import AsyncIterator, Mapping, Sequence
 
 from connectors.base import Batch, CursorKey, HideRefused, Misconfigured, merged
 from connectors.facebook.parse import comment_item, next_link, post_item
+from connectors.fields import Unreadable, flag, text
 from connectors.http import iso, parse_time, rebase
 from connectors.meta import GraphConnector
 from connectors.stream import Entry
 from connectors.watermark import Watermark
+from monitor.core.types import ItemChange, KnownItem
 
 log = logging.getLogger(__name__)
 
-COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},is_hidden,can_hide,permalink_url"
+COMMENT_FIELDS = (
+    "id,message,created_time,from{id,name},parent{id},is_hidden,can_hide,permalink_url,"
+    "attachment{type,url,media{image{src}}}"  # photo, sticker and GIF comments carry no message
+)
 POST_FIELDS = "id,created_time,updated_time,message,story,permalink_url,from{id,name},is_hidden"
 POSTS: CursorKey = ("posts", "")
+RECHECK_FIELDS = "message,is_hidden,attachment{type,url,media{image{src}}}"
+IDS_PER_REQUEST = 50  # Graph multi-id reads: each id counts as a call
 
 
 class FacebookConnector(GraphConnector):
@@ -66,10 +73,12 @@ class FacebookConnector(GraphConnector):
                     else:
                         yield batch  # part of a very busy thread
             if (batch := merged(done)) is not None:
+                if POSTS in batch.cursors:
+                    batch.cursors[POSTS] = {"seen": dict(seen)}  # one copy per page, not one per post
                 yield batch
 
     async def _post(self, post: dict, cursors: Mapping[CursorKey, dict], seen: dict) -> AsyncIterator[Batch]:
-        item = post_item(post)
+        item = self.read(post_item, post)
         if item is None:
             return
         pid = item.external_id
@@ -79,10 +88,10 @@ class FacebookConnector(GraphConnector):
         found: list[tuple[str, datetime]] = []
 
         def entry(raw: object) -> Entry | None:
-            c = comment_item(raw, pid)
+            c = self.read(comment_item, raw, pid)
             return c and Entry(c.external_id, c.created_at, [c])
 
-        async for items, new in self.newest_first(self._comment_pages(post.get("comments") or {}, pid), mark, entry):
+        async for items, new in self.newest_first(self._comment_pages(post.get("comments"), pid), mark, entry):
             pending += items
             found += new
             if len(pending) >= 500:  # a very busy thread: store as we go, cursor at the end
@@ -93,13 +102,15 @@ class FacebookConnector(GraphConnector):
             cursors_out[key] = mark.advanced(found).dump()
         if pid not in seen:
             seen[pid] = iso(item.created_at)
-            cursors_out[POSTS] = {"seen": dict(seen)}
+            cursors_out[POSTS] = {}  # filled in once for the whole page
         if pending or cursors_out:
             yield Batch(items=pending, cursors=cursors_out)
 
-    async def _comment_pages(self, block: dict, pid: str) -> AsyncIterator[tuple[dict, list]]:
+    async def _comment_pages(self, block: object, pid: str) -> AsyncIterator[tuple[dict, list]]:
         """The embedded first page of a post's comments, then its `next` links."""
-        yield block, block.get("data") or []
+        block = block if isinstance(block, dict) else {}
+        data = block.get("data")
+        yield block, data if isinstance(data, list) else []
         nxt = next_link(block)
         if not nxt:
             return
@@ -111,6 +122,41 @@ class FacebookConnector(GraphConnector):
             # "(#100) The After Cursor specified exceeds the max limit": very long threads cannot be paged
             # to the end. Keep what was read; what lies beyond is unreachable through the API.
             log.info("facebook account %s: post %s cannot be paged further", self.account.id, pid)
+
+    async def recheck(self, known: Sequence[KnownItem]) -> list[ItemChange]:
+        """Read stored comments again: what was edited, hidden or deleted on Facebook since."""
+        changes: list[ItemChange] = []
+        for start in range(0, len(known), IDS_PER_REQUEST):
+            chunk = known[start : start + IDS_PER_REQUEST]
+            found = await self._read_many([k.external_id for k in chunk])
+            for k in chunk:
+                raw = found.get(k.external_id)
+                if raw is None:
+                    changes.append(ItemChange(k.external_id, deleted=True))
+                    continue
+                try:
+                    said, hidden = text(raw, "message") or "", bool(flag(raw, "is_hidden"))
+                except Unreadable:
+                    continue  # not worth a guess: the next re-read may do better
+                if said != k.text or hidden != k.is_hidden:
+                    changes.append(ItemChange(k.external_id, text=said if said != k.text else None,
+                                              is_hidden=hidden if hidden != k.is_hidden else None))
+        return changes
+
+    async def _read_many(self, ids: list[str]) -> dict:
+        """{id: object} for the ids that still exist (`GET /?ids=a,b,c`)."""
+        try:
+            body = (await self.http.request("GET", "", {"ids": ",".join(ids), "fields": RECHECK_FIELDS})).body
+            return {i: v for i, v in body.items() if isinstance(v, dict)}
+        except Misconfigured:
+            # Graph refuses the whole list when one id no longer exists (code 100): ask one by one
+            out = {}
+            for i in ids:
+                try:
+                    out[i] = (await self.http.request("GET", i, {"fields": RECHECK_FIELDS})).body
+                except Misconfigured:
+                    pass  # deleted, or no longer visible to the Page
+            return out
 
     async def hide(self, external_id: str, hidden: bool = True) -> None:
         """POST /{comment-id}?is_hidden=true, after checking can_hide."""

@@ -19,11 +19,25 @@ import httpx
 
 from connectors.base import Batch, ConnectorError, CursorKey, HideRefused, Misconfigured, PermissionMissing
 from connectors.google.parse import review_id, review_items
-from connectors.http import parse_time
+from connectors.fields import time
 from connectors.stream import Entry, PlatformConnector
 from connectors.watermark import Watermark
 
 REVIEWS: CursorKey = ("reviews", "")
+# "If your quota limit for the Google Business Profile API is 0, you have not yet been granted access"
+# (developers.google.com/my-business/content/limits)
+ACCESS_FORM = "https://support.google.com/business/contact/api_default"
+PREREQS = "https://developers.google.com/my-business/content/prereqs"
+
+
+def quota_is_zero(resp: httpx.Response) -> bool:
+    """A RESOURCE_EXHAUSTED whose ErrorInfo says the limit itself is 0 (`"quota_limit_value": "0"`)."""
+    try:
+        error = resp.json().get("error") or {}
+        details = error.get("details") or []
+        return any(str((d.get("metadata") or {}).get("quota_limit_value")) == "0" for d in details if isinstance(d, dict))
+    except (ValueError, AttributeError):
+        return False
 
 
 class GoogleConnector(PlatformConnector):
@@ -36,6 +50,13 @@ class GoogleConnector(PlatformConnector):
             return self.account.id
         acc_id = self.options.account_id
         return f"accounts/{acc_id}/locations/{self.account.id}" if acc_id else None
+
+    def platform_errors(self, resp: httpx.Response) -> None:
+        if resp.status_code == 429 and quota_is_zero(resp):
+            raise Misconfigured(
+                "Google answered 429 with a quota of 0: this Cloud project has not been granted Business Profile "
+                f"API access. Apply for Business Profile API access: {ACCESS_FORM} (prerequisites: {PREREQS})"
+            )
 
     def forbidden(self, resp: httpx.Response) -> ConnectorError:
         return PermissionMissing(
@@ -51,11 +72,11 @@ class GoogleConnector(PlatformConnector):
         found: list[tuple[str, datetime]] = []
 
         def entry(review: object) -> Entry | None:
-            rid = review_id(review)
-            updated = parse_time(review.get("updateTime") or review.get("createTime"))
-            if rid is None or updated is None:
-                return None
-            return Entry(f"{rid}@{review.get('updateTime')}", updated, review_items(review, self.account.name))
+            items = self.read(review_items, review, self.account.name)
+            if items is None:
+                return None  # skipped and counted
+            updated = time(review, "updateTime", required=False) or items[0].created_at
+            return Entry(f"{review_id(review)}@{review.get('updateTime')}", updated, items)
 
         params = {"pageSize": 50, "orderBy": "updateTime desc"}
         pages = self.pages(f"{self.location}/reviews", params, "google reviews", key="reviews")

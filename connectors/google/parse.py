@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from connectors.http import parse_time
+from connectors.fields import Unreadable, obj, text, time
 from monitor.core.types import FetchedItem
 
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
@@ -18,29 +18,30 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:10]
 
 
-def review_id(review: dict) -> str | None:
-    rid = review.get("reviewId") or (review.get("name") or "").rsplit("/", 1)[-1]
-    return rid or None
+def review_id(review: dict) -> str:
+    rid = text(review, "reviewId") or (text(review, "name") or "").rsplit("/", 1)[-1]
+    if not rid:
+        raise Unreadable("reviewId", "is missing")
+    return rid
 
 
-def review_items(review: dict, business_name: str | None = None) -> list[FetchedItem]:
+def review_items(review: object, business_name: str | None = None) -> list[FetchedItem]:
+    review = obj(review)
     rid = review_id(review)
-    created = parse_time(review.get("createTime"))
-    if rid is None or created is None:
-        return []
-    updated = parse_time(review.get("updateTime")) or created
-    text = review.get("comment") or ""
-    rating = STARS.get(review.get("starRating", ""))
+    created = time(review, "createTime")
+    updated = time(review, "updateTime", required=False) or created
+    said = text(review, "comment") or ""
+    rating = STARS.get(text(review, "starRating") or "")
     edited = updated > created
-    reviewer = review.get("reviewer") or {}
+    reviewer = obj(review, "reviewer")
     link = f"https://search.google.com/local/reviews?review={rid}"
     out = [
         FetchedItem(
-            external_id=f"{rid}@{_digest(rating, text)}" if edited else rid,
+            external_id=f"{rid}@{_digest(rating, said)}" if edited else rid,
             kind="review",
-            text=text,
+            text=said,
             created_at=created,
-            author_name=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
+            author_name=None if reviewer.get("isAnonymous") else text(reviewer, "displayName"),
             parent_external_id=rid if edited else None,
             permalink=link,
             rating=rating,
@@ -48,14 +49,14 @@ def review_items(review: dict, business_name: str | None = None) -> list[Fetched
             updated_at=updated if edited else None,
         )
     ]
-    reply = review.get("reviewReply") or {}
-    if reply.get("comment"):
+    reply = obj(review, "reviewReply")
+    if text(reply, "comment"):
         out.append(
             FetchedItem(
-                external_id=f"{rid}/reply@{_digest(reply['comment'])}",
+                external_id=f"{rid}/reply@{_digest(text(reply, 'comment'))}",
                 kind="reply",
-                text=reply["comment"],
-                created_at=parse_time(reply.get("updateTime")) or updated,
+                text=text(reply, "comment"),
+                created_at=time(reply, "updateTime", required=False) or updated,
                 author_name=business_name,
                 parent_external_id=rid,
                 permalink=link,

@@ -59,13 +59,15 @@ class InstagramConnector(GraphConnector):
                 async for batch in self._media(media, cursors, seen, now):
                     done.append(batch)
             if (batch := merged(done)) is not None:
+                if MEDIA in batch.cursors:
+                    batch.cursors[MEDIA] = {"seen": dict(seen)}  # one copy per page, not one per media
                 yield batch
         if self.options.tags:
             async for batch in self._tags(cursors):
                 yield batch
 
     async def _media(self, media: dict, cursors: Mapping[CursorKey, dict], seen: dict, now: datetime) -> AsyncIterator[Batch]:
-        item = media_item(media)
+        item = self.read(media_item, media)
         if item is None:
             return
         mid = item.external_id
@@ -73,24 +75,26 @@ class InstagramConnector(GraphConnector):
         out: dict[CursorKey, dict] = {}
         if mid not in seen:
             seen[mid] = iso(item.created_at)
-            out[MEDIA] = {"seen": dict(seen)}
+            out[MEDIA] = {}  # filled in once for the whole page
         key: CursorKey = ("comments", mid)
         cur = cursors.get(key) or {}
-        count = int(media.get("comments_count") or 0)
+        count = media.get("comments_count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 0
         prev = cur.get("count")
         checked = parse_time(cur.get("checked"))
         due = checked is None or now - checked >= recheck_every(now - item.created_at)
         if count and (prev != count or due):
             mark = Watermark.load(cur)
             full = prev is None or due
-            found = await self._comments(mid, mark, full, count - (prev or 0), pending)
+            owner = (self.user_id, item.author_name)  # the media's username is the account's own
+            found = await self._comments(mid, mark, full, count - (prev or 0), pending, owner)
             out[key] = {**mark.advanced(found).dump(), "count": count, "checked": iso(now)}
         elif prev != count:
             out[key] = {**cur, "count": count, "checked": iso(now)}
         if pending or out:
             yield Batch(items=pending, cursors=out)
 
-    async def _comments(self, mid: str, mark: Watermark, full: bool, grew: int, pending: list) -> list:
+    async def _comments(self, mid: str, mark: Watermark, full: bool, grew: int, pending: list, owner: tuple) -> list:
         """Walk a media's comments newest first; append new ones to `pending`."""
         found: list[tuple[str, datetime]] = []
 
@@ -103,18 +107,19 @@ class InstagramConnector(GraphConnector):
         async for _, data in self.pages(f"{mid}/comments", params, "instagram comments"):
             oldest = None
             for raw in data:
-                top = comment_item(raw, mid)
+                top = self.read(comment_item, raw, mid, None, owner)
                 take(top)
                 if top is None:
                     continue
                 oldest = top.created_at
-                replies = raw.get("replies") or {}
-                for r in replies.get("data") or []:
-                    take(comment_item(r, mid, parent=top.external_id))
+                replies = raw.get("replies") if isinstance(raw.get("replies"), dict) else {}
+                first = replies.get("data") if isinstance(replies.get("data"), list) else []
+                for r in first:
+                    take(self.read(comment_item, r, mid, top.external_id, owner))
                 if next_link(replies):
                     async for _, more in self.pages(rebase(next_link(replies), self.base), None, "instagram replies"):
                         for r in more:
-                            take(comment_item(r, mid, parent=top.external_id))
+                            take(self.read(comment_item, r, mid, top.external_id, owner))
             if not full and len(found) >= grew and oldest is not None and mark.is_older(oldest):
                 break
         return found
@@ -126,7 +131,7 @@ class InstagramConnector(GraphConnector):
         found: list[tuple[str, datetime]] = []
 
         def entry(raw: object) -> Entry | None:
-            it = media_item(raw, kind="mention")
+            it = self.read(media_item, raw, "mention")
             return it and Entry(it.external_id, it.created_at, [it])
 
         params = {"fields": "id,caption,timestamp,permalink,username", "limit": 25}

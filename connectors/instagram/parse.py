@@ -1,42 +1,49 @@
-"""Instagram Graph API media and comments -> FetchedItem. Pure functions, no I/O."""
+"""Instagram Graph API media and comments -> FetchedItem. Pure functions, no I/O.
+
+Every field is read through connectors.fields, so a malformed item raises
+`Unreadable(field)` and is skipped alone.
+"""
 from __future__ import annotations
 
-from connectors.http import parse_time
+from connectors.fields import flag, obj, required_text, text, time
 from monitor.core.types import FetchedItem
 
 
-def media_item(media: dict, kind: str = "post") -> FetchedItem | None:
-    mid, created = media.get("id"), parse_time(media.get("timestamp"))
-    if not mid or created is None:
-        return None
+def media_item(media: object, kind: str = "post") -> FetchedItem:
+    media = obj(media)
     return FetchedItem(
-        external_id=str(mid),
+        external_id=required_text(media, "id"),
         kind=kind,  # "post" for the account's own media, "mention" for media tagging it
-        text=media.get("caption") or "",
-        created_at=created,
-        author_name=media.get("username"),
-        permalink=media.get("permalink"),
+        text=text(media, "caption") or "",
+        created_at=time(media, "timestamp"),
+        author_name=text(media, "username"),
+        permalink=text(media, "permalink"),
     )
 
 
-def comment_item(comment: dict, media_id: str, parent: str | None = None) -> FetchedItem | None:
-    cid, created = comment.get("id"), parse_time(comment.get("timestamp"))
-    if not cid or created is None:
-        return None
-    parent = parent or comment.get("parent_id")
-    author = comment.get("from") or comment.get("user") or {}
+def comment_item(
+    comment: object, media_id: str, parent: str | None = None, owner: tuple[str | None, str | None] = (None, None)
+) -> FetchedItem:
+    """A comment or reply. `owner` is the account's (id, username): its own comments cannot be hidden."""
+    comment = obj(comment)
+    parent = parent or text(comment, "parent_id")
+    author = obj(comment, "from") or obj(comment, "user")
+    author_id, username = text(author, "id"), text(comment, "username") or text(author, "username")
+    own = (owner[0] is not None and author_id == owner[0]) or (owner[1] is not None and username == owner[1])
     return FetchedItem(
-        external_id=str(cid),
+        external_id=required_text(comment, "id"),
         kind="reply" if parent else "comment",
-        text=comment.get("text") or "",
-        created_at=created,
-        author_name=comment.get("username") or author.get("username"),
-        author_id=author.get("id"),
+        text=text(comment, "text") or "",
+        created_at=time(comment, "timestamp"),
+        author_name=username,
+        author_id=author_id,
         parent_external_id=parent or media_id,
-        can_hide=True,  # owners may hide others' comments; the account's own stay visible
-        is_hidden=bool(comment.get("hidden", False)),
+        can_hide=not own,  # owners may hide others' comments; the account's own always stay visible
+        is_hidden=bool(flag(comment, "hidden")),
     )
 
 
 def next_link(block: dict | None) -> str | None:
-    return ((block or {}).get("paging") or {}).get("next")
+    paging = (block or {}).get("paging") if isinstance(block, dict) else None
+    link = paging.get("next") if isinstance(paging, dict) else None
+    return link if isinstance(link, str) else None

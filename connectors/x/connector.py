@@ -30,7 +30,7 @@ from connectors.x.parse import id_time, newest_id, post_item, users_by_id
 
 log = logging.getLogger(__name__)
 
-TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
+TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet"
 MENTIONS: CursorKey = ("mentions", "")
 CONVERSATIONS: CursorKey = ("conversations", "")
 REPLIES: CursorKey = ("replies", "")
@@ -102,8 +102,12 @@ class XConnector(PlatformConnector):
         return max(until, self.clock()) + timedelta(seconds=1)
 
     def forbidden(self, resp: httpx.Response) -> ConnectorError:
-        if "client-not-enrolled" in str(_problem(resp).get("type", "")):
-            return Misconfigured("X: the app is not attached to a project with API access (client-not-enrolled)")
+        problem = _problem(resp)
+        if problem.get("reason") == "client-not-enrolled" or "client-forbidden" in str(problem.get("type", "")):
+            return Misconfigured(
+                "X: the app's keys are not attached to a Project with API access (client-not-enrolled): "
+                "in the X developer console, add the app to a Project and enable pay-per-use access"
+            )
         return PermissionMissing("X refused access (403): the token lacks a scope", "tweet.read users.read")
 
     async def stream(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
@@ -170,7 +174,8 @@ class XConnector(PlatformConnector):
         first_newest = None
         async for body, data in self.pages(path, params, f"x {path.split('/')[-1]}", token_param=token_param):
             users = users_by_id(body)
-            items = [it for p in data if (it := post_item(p, users, kind, self.clock())) is not None]
+            now = self.clock()
+            items = [it for p in data if (it := self.read(post_item, p, users, kind, now, self.user_id)) is not None]
             if first_newest is None:
                 first_newest = (body.get("meta") or {}).get("newest_id") or newest_id([i.external_id for i in items])
                 yield items, first_newest

@@ -3,31 +3,40 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from connectors.http import parse_time
+from connectors.fields import Unreadable, items, obj, required_text, text, time
 from monitor.core.platforms import PLATFORMS
 from monitor.core.types import FetchedItem
 
 
 def users_by_id(body: dict) -> dict[str, dict]:
-    return {u["id"]: u for u in (body.get("includes") or {}).get("users") or [] if "id" in u}
+    users = (body.get("includes") or {}).get("users") if isinstance(body.get("includes"), dict) else None
+    return {u["id"]: u for u in users or [] if isinstance(u, dict) and isinstance(u.get("id"), str)}
 
 
-def post_item(post: dict, users: dict[str, dict], kind: str, fallback_time) -> FetchedItem | None:
-    pid = post.get("id")
-    if not pid:
-        return None
-    author = users.get(post.get("author_id") or "", {})
+def post_item(post: object, users: dict[str, dict], kind: str, fallback_time, own_id: str | None = None) -> FetchedItem:
+    """A post as an item. A mention that replies to the account itself is a reply: hideable.
+
+    Long posts (over 280 characters) carry their full text in `note_tweet.text`;
+    `text` holds only the first part.
+    """
+    post = obj(post)
+    pid = required_text(post, "id")
+    if not pid.isdigit():
+        raise Unreadable("id", "is not a number")
+    author = users.get(text(post, "author_id") or "", {})
     replied_to = next(
-        (r.get("id") for r in post.get("referenced_tweets") or [] if r.get("type") == "replied_to"), None
+        (text(r, "id") for r in items(post, "referenced_tweets") if obj(r) and text(r, "type") == "replied_to"), None
     )
-    username = author.get("username")
+    username = text(author, "username")
+    if kind == "mention" and own_id and text(post, "in_reply_to_user_id") == own_id:
+        kind = "reply"  # the mentions call returns direct replies first; they are still replies
     return FetchedItem(
-        external_id=str(pid),
+        external_id=pid,
         kind=kind,
-        text=post.get("text") or "",
-        created_at=parse_time(post.get("created_at")) or fallback_time,
-        author_name=author.get("name") or username,
-        author_id=post.get("author_id"),
+        text=text(obj(post, "note_tweet"), "text") or text(post, "text") or "",
+        created_at=time(post, "created_at", required=False) or fallback_time,
+        author_name=text(author, "name") or username,
+        author_id=text(post, "author_id"),
         parent_external_id=replied_to,
         permalink=f"https://x.com/{username or 'i/web'}/status/{pid}",
         can_hide=PLATFORMS["x"].can_hide(kind),  # X hides replies in the account's own conversations only

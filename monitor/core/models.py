@@ -95,6 +95,7 @@ class Account(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_unreadable: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # skipped: did not parse
     token_fingerprint: Mapped[str | None] = mapped_column(String(64))
     reconnect_notified_at: Mapped[datetime | None]
     webhook_at: Mapped[datetime | None]  # the last webhook event received for this account
@@ -137,6 +138,9 @@ class Item(Base):
     rating: Mapped[int | None]
     can_hide: Mapped[bool | None]
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    attachment_type: Mapped[str | None] = mapped_column(String(40))  # photo, sticker, animated_image_share...
+    attachment_url: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None]  # when a re-read found it gone from the platform
     fetched_at: Mapped[datetime]
     classified_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]  # removed on the platform (a webhook said so); the record stays

@@ -21,6 +21,7 @@ class PlatformOptions(BaseModel):
 
 
 class FacebookOptions(PlatformOptions):
+    app_secret_env: str | None = None  # the Meta app's secret: every call then carries appsecret_proof
     trailing_days: int = Field(90, ge=1, le=365)  # posts this recent are re-read for new comments
     posts_per_page: int = Field(25, ge=1, le=100)  # Graph refuses more than 100
     comments_embedded: int = Field(25, ge=1, le=100)  # newest comments fetched with each post
@@ -28,6 +29,7 @@ class FacebookOptions(PlatformOptions):
 
 
 class InstagramOptions(PlatformOptions):
+    app_secret_env: str | None = None  # as for facebook
     ig_user_id: str | None = None  # the Instagram business account id, when `id` is something else
     trailing_days: int = Field(90, ge=1, le=365)
     tags: bool = True  # also read media other accounts tagged this one in
@@ -87,6 +89,26 @@ PLATFORMS: dict[str, PlatformFacts] = {
 }
 
 PLATFORM_NAMES: dict[str, str] = {key: p.name for key, p in PLATFORMS.items()}
+
+
+# what a comment's attachment is, in words for a manager (Graph attachment `type`)
+ATTACHMENT_WORDS = {
+    "photo": "a photo",
+    "sticker": "a sticker",
+    "animated_image_share": "an animated GIF",
+    "animated_image_autoplay": "an animated GIF",
+    "animated_image_video": "an animated GIF",
+    "video_inline": "a video",
+    "video_share_youtube": "a video",
+    "share": "a link",
+}
+
+
+def attachment_words(kind: str | None) -> str | None:
+    """'a photo', 'a sticker'... for an attachment type; None when there is none."""
+    if not kind:
+        return None
+    return ATTACHMENT_WORDS.get(kind, "an attachment")
 
 
 def display_name(platform: str) -> str:

@@ -6,12 +6,14 @@ and `Config.secret()` reads them.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -39,6 +41,16 @@ class ConfigError(Exception):
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback only: the one place a plain-http API base cannot be read on the way."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_duration(value: object) -> int:
@@ -180,8 +192,12 @@ class AccountConfig(_Section):
     id: str = Field(min_length=1)  # page / user / location id
     name: str | None = None
     token_env: str | None = None
+    allow_insecure: bool = False  # plain http to a non-local api_base; needs insecure_reason
+    insecure_reason: str | None = None
     api_base: str | None = None
     poll_every: Duration = 300
+    request_deadline: Duration = 60  # connect, headers and body of one API request, together
+    max_response_mb: int = Field(20, ge=1, le=1000)  # a larger API answer is refused
     options: PlatformOptions = Field(default_factory=dict, validate_default=True)  # monitor.core.platforms
 
     @field_validator("options", mode="before")
@@ -193,6 +209,24 @@ class AccountConfig(_Section):
         if isinstance(v, facts.options):
             return v
         return facts.options.model_validate(v or {})  # its errors carry the key: accounts[0].options.<key>
+
+    @field_validator("api_base")
+    @classmethod
+    def _safe_api_base(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        url = urlsplit(v)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{v!r} is not an http(s) address such as 'https://graph.facebook.com/v21.0'")
+        if url.scheme == "http" and not is_local_host(url.hostname):
+            if not info.data.get("allow_insecure"):
+                raise ValueError(
+                    "plain http to a remote host would send the access token in clear: use https, "
+                    "or set allow_insecure = true and say why in insecure_reason"
+                )
+            if not (info.data.get("insecure_reason") or "").strip():
+                raise ValueError("allow_insecure = true needs insecure_reason: say why plain http is safe here")
+        return v
 
     @field_validator("id", mode="before")
     @classmethod
@@ -343,6 +377,9 @@ class Config(_Section):
         for i, acc in enumerate(self.accounts):
             if acc.token_env and not os.environ.get(acc.token_env):
                 problems.append(f"accounts[{i}].token_env: environment variable {acc.token_env} is not set")
+            for key, env in acc.options:
+                if key.endswith("_env") and env and not os.environ.get(env):
+                    problems.append(f"accounts[{i}].options.{key}: environment variable {env} is not set")
         if self.health.ping_url_env and not os.environ.get(self.health.ping_url_env):
             problems.append(f"health.ping_url_env: environment variable {self.health.ping_url_env} is not set")
         if meta := self.webhooks.meta:

@@ -73,6 +73,8 @@ def store_batch(session: Session, account: Account, batch: Batch, now: datetime)
             rating=it.rating,
             can_hide=it.can_hide,
             is_hidden=it.is_hidden,
+            attachment_type=it.attachment_type,
+            attachment_url=it.attachment_url,
             fetched_at=now,
             needs_review=False,
         )

@@ -33,9 +33,30 @@ class FetchedItem:
     can_hide: bool | None = None
     is_hidden: bool = False
     updated_at: datetime | None = None
+    attachment_type: str | None = None  # photo, sticker, animated_image_share (GIF), video, link...
+    attachment_url: str | None = None
 
 
 CursorKey = tuple[str, str]  # (stream, parent); parent "" for account-wide streams
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    """A stored comment as we last saw it, for a re-read that looks for changes on the platform."""
+
+    external_id: str
+    text: str
+    is_hidden: bool
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """What a re-read found different on the platform (None: unchanged)."""
+
+    external_id: str
+    text: str | None = None
+    is_hidden: bool | None = None
+    deleted: bool = False
 
 
 @dataclass
@@ -44,6 +65,7 @@ class Batch:
 
     items: list[FetchedItem]
     cursors: dict[CursorKey, dict] = field(default_factory=dict)
+    unreadable: int = 0  # items the connector skipped because they did not parse
 
 
 # Who a piece of evidence is about, when it names or points at a person.

@@ -65,7 +65,7 @@ def test_it_lists_each_account_with_its_state(tmp_path):
     with sessions.begin() as s:
         fb, x, g = (s.scalar(select(Account).where(Account.platform == p)) for p in ("facebook", "x", "google"))
         fb.last_poll_at = fb.last_success_at = when
-        fb.items_seen = 42
+        fb.items_seen, fb.items_unreadable = 42, 3
         x.state, x.backoff_until, x.failures = "backing_off", when + timedelta(minutes=15), 1
         x.last_error = "RateLimited: X rate limit reached (429)"
         g.state, g.failures, g.last_error = "needs_reconnect", 1, "AuthFailed: Google rejected the credentials"
@@ -76,5 +76,7 @@ def test_it_lists_each_account_with_its_state(tmp_path):
     text = out.getvalue()
     assert "Willowbrook on Facebook (facebook 1000)" in text
     assert "last good poll:   2026-11-23 09:00 GMT" in text and "items seen:       42" in text
+    assert "could not read:   3 item(s) (skipped; ids in the log)" in text
+    assert text.count("could not read") == 1  # only where there were some
     assert "backing off until 2026-11-23 09:15 GMT" in text
     assert "needs reconnecting" in text and "Google rejected the credentials" in text

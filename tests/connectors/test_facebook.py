@@ -188,7 +188,7 @@ def test_an_unknown_page_is_misconfigured(clock):
 
 def test_5xx_and_transient_codes_are_retried_with_backoff_inside_a_budget(clock):
     sleeps = Sleeps()
-    rec = error_client((500, {"error": {"code": 1, "message": "x"}}, None), (400, "transient_2.json", None),
+    rec = error_client((500, {"error": {"code": 2, "message": "x"}}, None), (400, "transient_2.json", None),
                        (200, load("facebook", "feed_p2.json"), None))
     items = asyncio.run(drain(connector(rec.client(), clock, sleep=sleeps), {}))
     assert {i.external_id for i in items} == {"1000_2003", "2003_3010"}

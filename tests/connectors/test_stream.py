@@ -123,3 +123,29 @@ def test_options_are_typed_per_platform_with_their_defaults():
     assert acc.options.trailing_days == 30 and acc.options.posts_per_page == 25
     x = AccountConfig(platform="x", id="1", token_env="T")
     assert x.options.replies is True and x.options.backfill_days == 7
+
+
+def _account(**fields) -> dict:
+    return {"setting": {"name": "Little Acorns"},
+            "accounts": [{"platform": "facebook", "id": "1", "token_env": "T", **fields}]}
+
+
+@pytest.mark.parametrize("base", ["http://graph.facebook.com/v21.0", "http://10.0.0.5/v21.0"])
+def test_plain_http_to_a_remote_api_is_refused_because_the_token_would_cross_in_clear(base):
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.api_base: plain http to a remote host"):
+        config_from_dict(_account(api_base=base))
+
+
+def test_an_api_base_that_is_not_http_is_refused():
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.api_base: 'ftp://graph.facebook.com/v21.0' is not"):
+        config_from_dict(_account(api_base="ftp://graph.facebook.com/v21.0"))
+
+
+def test_plain_http_is_allowed_to_this_machine_and_to_a_remote_host_only_with_a_reason():
+    assert config_from_dict(_account(api_base="http://127.0.0.1:8765/v21.0")).accounts[0].api_base
+    assert config_from_dict(_account(api_base="http://localhost:8765/v21.0")).accounts[0].api_base
+    with pytest.raises(ConfigError, match="needs insecure_reason"):
+        config_from_dict(_account(api_base="http://proxy.lan/v21.0", allow_insecure=True))
+    cfg = config_from_dict(_account(api_base="http://proxy.lan/v21.0", allow_insecure=True,
+                                    insecure_reason="TLS ends at the office proxy on the same switch"))
+    assert cfg.accounts[0].api_base == "http://proxy.lan/v21.0"

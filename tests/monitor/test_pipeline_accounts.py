@@ -134,12 +134,29 @@ def test_a_misconfigured_account_is_looked_at_again_hourly(setup, clock):
     assert graph.requests == 2 and account(sessions).state == "ok"
 
 
-def test_a_connector_bug_fails_only_that_account(setup, clock):
+def test_a_connector_bug_fails_only_that_account(setup, clock, monkeypatch):
     graph, runtime, sessions = setup
     graph.mode = "bug"
+
+    def broken(*args):
+        raise RuntimeError("a bug, not bad data")
+
+    monkeypatch.setattr("connectors.facebook.connector.post_item", broken)
     rt = runtime()
     report = cycle(rt)
     assert report.failed_accounts == [str(account(sessions).id)]
     assert "TemporaryFailure" in account(sessions).last_error
     with sessions() as s:
         assert s.scalar(select(Item).where(Item.platform == "demo")) is not None
+
+
+def test_an_item_that_does_not_parse_is_skipped_and_counted_on_the_account_and_the_rest_is_stored(setup, clock):
+    graph, runtime, sessions = setup
+    graph.mode = "bug"  # one post with created_time "not a time"
+    report = cycle(runtime())
+    acc = account(sessions)
+    assert report.failed_accounts == [] and acc.state == "ok" and acc.items_unreadable == 1
+    graph.mode = "ok"
+    cycle(runtime())
+    acc = account(sessions)
+    assert acc.items_unreadable == 1 and acc.items_seen > 0

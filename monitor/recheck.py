@@ -1,0 +1,128 @@
+"""Re-read recent comments to notice what changed on the platform: edits, hides, deletions.
+
+A platform list shows a comment once; what happens to it afterwards (the
+author edits it, someone hides or deletes it) would otherwise go unseen, so
+`is_hidden` goes stale and an edit that adds a disclosure is never read.
+Every RECHECK_EVERY, each account whose connector can `recheck` has its
+comments of the last RECHECK_WINDOW read again:
+
+- an edit stores the new text, drops the old findings and marks the item
+  unclassified, so the cycle's classify step reads it again: an edit that
+  adds a concern raises an alert the normal way; `note_edits` then notes on
+  an existing alert when the edit removed (or added to) what it was about;
+- a hide or unhide updates `is_hidden`; a deletion sets `deleted_at`;
+  both are noted on the item's alert, if it has one.
+Notes carry no comment text. Failures are logged and retried next time;
+they never fail the account's poll.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from alerts.ack import audit
+from connectors.base import ConnectorError
+from connectors.http import parse_time
+from monitor.core.models import Account, AccountState, Alert, Finding, Item
+from monitor.core.platforms import display_name
+from monitor.core.store import load_cursors, store_batch
+from monitor.core.types import Batch, ItemChange, KnownItem
+from monitor.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RECHECK_EVERY = timedelta(hours=1)
+RECHECK_WINDOW = timedelta(days=7)
+RECHECK_MAX = 500  # comments re-read per account per run, newest first
+STREAM = ("recheck", "")
+
+
+async def recheck_due(rt: Runtime) -> list[int]:
+    """Re-read the accounts that are due; return the ids of items whose text changed."""
+    edited: list[int] = []
+    for account_id, connector in rt.connectors.items():
+        reread = getattr(connector, "recheck", None)
+        if reread is None:
+            continue
+        now = rt.clock()
+        with rt.sessions() as session:
+            acc = session.get(Account, account_id)
+            last = load_cursors(session, account_id).get(STREAM, {}).get("checked")
+            if acc.state != AccountState.ok.value or (last and now - parse_time(last) < RECHECK_EVERY):
+                continue
+            known = [
+                KnownItem(i.external_id, i.text, i.is_hidden)
+                for i in session.scalars(
+                    select(Item)
+                    .where(Item.account_id == account_id, Item.kind.in_(("comment", "reply")),
+                           Item.deleted_at.is_(None), Item.created_at >= now - RECHECK_WINDOW)
+                    .order_by(Item.created_at.desc())
+                    .limit(RECHECK_MAX)
+                )
+            ]
+        try:
+            changes = await reread(known) if known else []
+        except ConnectorError as err:
+            log.info("account %s: re-reading recent comments failed (%s); trying again next time",
+                     account_id, type(err).__name__)
+            continue
+        with rt.sessions.begin() as session:
+            acc = session.get(Account, account_id)
+            edited += apply_changes(rt, session, acc, changes)
+            store_batch(session, acc, Batch(items=[], cursors={STREAM: {"checked": now.isoformat()}}), now)
+    return edited
+
+
+def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange]) -> list[int]:
+    now = rt.clock()
+    where = display_name(acc.platform)
+    edited = []
+    for change in changes:
+        item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == change.external_id))
+        if item is None:
+            continue
+        alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
+        if change.deleted:
+            item.deleted_at = now
+            log.info("item %s: deleted on the platform", item.id)
+            _note(session, rt, alert, f"The comment has since been deleted on the {where}.")
+            continue
+        if change.is_hidden is not None:
+            item.is_hidden = change.is_hidden
+            _note(session, rt, alert, f"The comment has been {'hidden' if change.is_hidden else 'unhidden'} "
+                                      f"on the {where} (not through nurserywatch).")
+        if change.text is not None:
+            session.execute(delete(Finding).where(Finding.item_id == item.id))
+            item.text, item.updated_at = change.text, now
+            item.classified_at, item.needs_review = None, False
+            log.info("item %s: edited on the platform; checking it again", item.id)
+            edited.append(item.id)
+    return edited
+
+
+def note_edits(rt: Runtime, edited: list[int]) -> None:
+    """After the classify step: tell an existing alert what its comment's edit did to it."""
+    if not edited:
+        return
+    with rt.sessions.begin() as session:
+        for alert in session.scalars(select(Alert).where(Alert.item_id.in_(edited))):
+            item = alert.item
+            where = display_name(item.platform)
+            now_flagged = {f.category for f in item.findings if f.alerting}
+            if item.classified_at is None:
+                continue
+            if not now_flagged:
+                note = f"The comment was edited on the {where}; the new wording no longer raises this concern."
+            elif now_flagged - set(alert.categories):
+                added = ", ".join(sorted(now_flagged - set(alert.categories)))
+                note = f"The comment was edited on the {where}; the new wording adds: {added}."
+            else:
+                note = f"The comment was edited on the {where}; the new wording still raises this concern."
+            _note(session, rt, alert, note)
+
+
+def _note(session, rt: Runtime, alert: Alert | None, note: str) -> None:
+    if alert is not None:
+        audit(session, alert, alert.setting_id, "note", None, rt.clock(), note=note)
