@@ -184,7 +184,7 @@ class Http:
         deadline, limit = self.limits.deadline, self.limits.max_bytes
         try:
             async with asyncio.timeout(deadline):
-                resp = await self.client.send(request, stream=True)
+                resp = await self.client.send(request, stream=True, follow_redirects=False)  # a token never follows
                 try:
                     declared = resp.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > limit:
