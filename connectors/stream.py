@@ -75,7 +75,8 @@ class PlatformConnector:
         self.account = account
         self.options = account.options
         self.clock = clock
-        self.unreadable = 0
+        self.unreadable = 0  # skipped since the last batch went out
+        self.skipped = 0  # skipped in this fetch, for the log's loudness
         self.base = (account.api_base or PLATFORMS[self.platform].default_base or "").rstrip("/")
         self.http = Http(
             client,
@@ -116,7 +117,7 @@ class PlatformConnector:
 
     async def fetch(self, cursors: Mapping[CursorKey, dict]) -> AsyncIterator[Batch]:
         """The platform's batches, each carrying the count of items skipped since the last one."""
-        self.unreadable = 0
+        self.unreadable = self.skipped = 0
         async for batch in self.stream(cursors):
             batch.unreadable, self.unreadable = batch.unreadable + self.unreadable, 0
             yield batch
@@ -133,7 +134,8 @@ class PlatformConnector:
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
             why = f"could not be read ({type(err).__name__})"
         self.unreadable += 1
-        (log.warning if self.unreadable <= LOUD_SKIPS else log.debug)(
+        self.skipped += 1
+        (log.warning if self.skipped <= LOUD_SKIPS else log.debug)(
             "%s account %s: item %s skipped: %s", self.platform, self.account.id, item_id(raw), why
         )
         return None
