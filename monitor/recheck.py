@@ -10,7 +10,7 @@ comments of the last RECHECK_WINDOW read again:
   unclassified, so the cycle's classify step reads it again: an edit that
   adds a concern raises an alert the normal way; `note_edits` then notes on
   an existing alert when the edit removed (or added to) what it was about;
-- a hide or unhide updates `is_hidden`; a deletion sets `deleted_at`;
+- a hide or unhide updates `is_hidden`; a deletion sets `removed_at`;
   both are noted on the item's alert, if it has one.
 Notes carry no comment text. Failures are logged and retried next time;
 they never fail the account's poll.
@@ -57,7 +57,7 @@ async def recheck_due(rt: Runtime) -> list[int]:
                 for i in session.scalars(
                     select(Item)
                     .where(Item.account_id == account_id, Item.kind.in_(("comment", "reply")),
-                           Item.deleted_at.is_(None), Item.created_at >= now - RECHECK_WINDOW)
+                           Item.removed_at.is_(None), Item.created_at >= now - RECHECK_WINDOW)
                     .order_by(Item.created_at.desc())
                     .limit(RECHECK_MAX)
                 )
@@ -85,7 +85,7 @@ def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange])
             continue
         alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
         if change.deleted:
-            item.deleted_at = now
+            item.removed_at = now
             log.info("item %s: deleted on the platform", item.id)
             _note(session, rt, alert, f"The comment has since been deleted on the {where}.")
             continue

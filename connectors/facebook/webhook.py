@@ -52,9 +52,9 @@ async def _fetch(connector: FacebookConnector, item: str, oid: str, v: dict) -> 
     try:
         if item == "comment":
             body = (await connector.http.request("GET", oid, {"fields": COMMENT_FIELDS})).body
-            return comment_item(body, post_id or oid.split("_")[0])
+            return connector.read(comment_item, body, post_id or oid.split("_")[0])  # None when it does not parse
         body = (await connector.http.request("GET", oid, {"fields": POST_FIELDS})).body
-        return post_item(body)
+        return connector.read(post_item, body)
     except (Misconfigured, PermissionMissing) as err:
         log.info("facebook webhook: %s %s not readable (%s); keeping the snippet", item, oid, type(err).__name__)
         return _from_payload(item, oid, v)

@@ -45,7 +45,7 @@ async def _comment(connector: InstagramConnector, change: MetaChange) -> Fetched
     try:
         body = (await connector.http.request("GET", cid, {"fields": f"{REPLY_FIELDS},media{{id}}"})).body
         media_id = str((body.get("media") or {}).get("id") or media_id)
-        return comment_item(body, media_id)
+        return connector.read(comment_item, body, media_id, None, (connector.user_id, None))  # None: unreadable
     except (Misconfigured, PermissionMissing) as err:
         log.info("instagram webhook: comment %s not readable (%s); keeping the snippet", cid, type(err).__name__)
         if not isinstance(v.get("text"), str):
@@ -53,7 +53,7 @@ async def _comment(connector: InstagramConnector, change: MetaChange) -> Fetched
         payload = {"id": cid, "text": v["text"], "timestamp": change.time.isoformat(), "from": v.get("from") or {},
                    "parent_id": v.get("parent_id")}
         payload["username"] = payload["from"].get("username") if isinstance(payload["from"], dict) else None
-        return comment_item(payload, media_id)
+        return connector.read(comment_item, payload, media_id, None, (connector.user_id, None))
 
 
 async def _mention(connector: InstagramConnector, v: dict) -> FetchedItem | None:
@@ -63,11 +63,11 @@ async def _mention(connector: InstagramConnector, v: dict) -> FetchedItem | None
             body = (await connector.http.request("GET", connector.user_id, {"fields": MENTIONED_COMMENT.format(cid=cid)})).body
             raw = body.get("mentioned_comment") or {}
             media = str((raw.get("media") or {}).get("id") or mid)
-            item = comment_item(raw, media)
+            item = connector.read(comment_item, raw, media)
             return replace(item, kind="mention", parent_external_id=media, can_hide=False) if item else None
         if mid:
             body = (await connector.http.request("GET", connector.user_id, {"fields": MENTIONED_MEDIA.format(mid=mid)})).body
-            return media_item(body.get("mentioned_media") or {}, kind="mention")
+            return connector.read(media_item, body.get("mentioned_media") or {}, "mention")
     except (Misconfigured, PermissionMissing) as err:
         log.info("instagram webhook: mention %s not readable (%s)", cid or mid, type(err).__name__)
     return None

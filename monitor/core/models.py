@@ -140,10 +140,9 @@ class Item(Base):
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     attachment_type: Mapped[str | None] = mapped_column(String(40))  # photo, sticker, animated_image_share...
     attachment_url: Mapped[str | None] = mapped_column(Text)
-    deleted_at: Mapped[datetime | None]  # when a re-read found it gone from the platform
     fetched_at: Mapped[datetime]
     classified_at: Mapped[datetime | None]
-    removed_at: Mapped[datetime | None]  # removed on the platform (a webhook said so); the record stays
+    removed_at: Mapped[datetime | None]  # removed on the platform (a webhook or a re-read said so); the record stays
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped[Account] = relationship()

@@ -101,6 +101,6 @@ def test_an_edit_that_removes_the_concern_and_a_hide_and_a_deletion_are_noted_on
     cycle(rt, clock)
     with sessions() as s:
         gone = s.scalar(select(Item).where(Item.external_id == "1000_1_2"))
-        assert gone.deleted_at is not None and gone.is_hidden
+        assert gone.removed_at is not None and gone.is_hidden
     assert notes(sessions, alerts["1000_1_2"])[-1] == "The comment has since been deleted on the Facebook page."
     assert all("Sarah" not in n for a in alerts.values() for n in notes(sessions, a))  # no comment text in notes

@@ -1,14 +1,14 @@
-"""connectors: items that could not be read, attachments, deletions seen on the platform
+"""connectors: items that could not be read, comment attachments
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
@@ -19,12 +19,10 @@ def upgrade() -> None:
     with op.batch_alter_table('item') as batch:
         batch.add_column(sa.Column('attachment_type', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('attachment_url', sa.Text(), nullable=True))
-        batch.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('item') as batch:
-        batch.drop_column('deleted_at')
         batch.drop_column('attachment_url')
         batch.drop_column('attachment_type')
     with op.batch_alter_table('account') as batch:
