@@ -28,7 +28,7 @@ from connectors.base import (
 from monitor.judging import classify_each, unjudged
 from monitor.metrics import API_PLATFORM
 from monitor.core.models import Account, AccountState, Finding, Item
-from monitor.recheck import note_edits, recheck_due
+from monitor.recheck import recheck_due
 from monitor.runtime import Runtime
 from monitor.core.store import fingerprint, load_cursors, store_batch
 from monitor.core.types import CycleReport
@@ -187,9 +187,8 @@ async def run_cycle(rt: Runtime, *, only_due: bool = False) -> CycleReport:
     for account_id, connector in rt.connectors.items():
         API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics
         await poll_account(rt, account_id, connector, report, only_due)
-    edited = await recheck_due(rt)  # edits, hides and deletions made on the platforms
+    await recheck_due(rt)  # edits, hides and deletions made on the platforms
     classify_pending(rt, report)
-    note_edits(rt, edited)
     deliver(rt, report)
     if rt.health:  # readiness, metrics and the dead-man's switch
         await rt.health.cycle_done(report, time.monotonic() - started)

@@ -6,12 +6,15 @@ author edits it, someone hides or deletes it) would otherwise go unseen, so
 Every RECHECK_EVERY, each account whose connector can `recheck` has its
 comments of the last RECHECK_WINDOW read again:
 
-- an edit stores the new text, drops the old findings and marks the item
-  unclassified, so the cycle's classify step reads it again: an edit that
-  adds a concern raises an alert the normal way; `note_edits` then notes on
-  an existing alert when the edit removed (or added to) what it was about;
-- a hide or unhide updates `is_hidden`; a deletion sets `removed_at`;
-  both are noted on the item's alert, if it has one.
+- an edit of a comment without an alert stores the new text, drops the old
+  findings and marks it unclassified, so the cycle's classify step reads it
+  again: an edit that adds a concern raises an alert the normal way;
+- an edit of a comment with an alert keeps the wording people were shown
+  (it is the record of concern, as the webhook route does); the new wording
+  is classified here and a note on the alert says whether it removed, kept
+  or added to the concern;
+- a hide or unhide updates `is_hidden`; a deletion sets `removed_at`; both
+  are noted on the item's alert, if it has one.
 Notes carry no comment text. Failures are logged and retried next time;
 they never fail the account's poll.
 """
@@ -23,12 +26,14 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 
 from alerts.ack import audit
+from alerts.policy import CATEGORY_TITLES
 from connectors.base import ConnectorError
 from connectors.http import parse_time
 from monitor.core.models import Account, AccountState, Alert, Finding, Item
 from monitor.core.platforms import display_name
 from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import Batch, ItemChange, KnownItem
+from monitor.judging import classify_each
 from monitor.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -40,7 +45,7 @@ STREAM = ("recheck", "")
 
 
 async def recheck_due(rt: Runtime) -> list[int]:
-    """Re-read the accounts that are due; return the ids of items whose text changed."""
+    """Re-read the accounts that are due; return the ids of items to classify again."""
     edited: list[int] = []
     for account_id, connector in rt.connectors.items():
         reread = getattr(connector, "recheck", None)
@@ -78,7 +83,7 @@ async def recheck_due(rt: Runtime) -> list[int]:
 def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange]) -> list[int]:
     now = rt.clock()
     where = display_name(acc.platform)
-    edited = []
+    edited, rewritten = [], []
     for change in changes:
         item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == change.external_id))
         if item is None:
@@ -93,34 +98,34 @@ def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange])
             item.is_hidden = change.is_hidden
             _note(session, rt, alert, f"The comment has been {'hidden' if change.is_hidden else 'unhidden'} "
                                       f"on the {where} (not through nurserywatch).")
-        if change.text is not None:
+        if change.text is None:
+            continue
+        log.info("item %s: edited on the platform; checking the new wording", item.id)
+        if alert is None:
             session.execute(delete(Finding).where(Finding.item_id == item.id))
             item.text, item.updated_at = change.text, now
             item.classified_at, item.needs_review = None, False
-            log.info("item %s: edited on the platform; checking it again", item.id)
             edited.append(item.id)
+        else:
+            rewritten.append((alert, item, change.text))
+    _note_rewrites(session, rt, where, rewritten)
     return edited
 
 
-def note_edits(rt: Runtime, edited: list[int]) -> None:
-    """After the classify step: tell an existing alert what its comment's edit did to it."""
-    if not edited:
-        return
-    with rt.sessions.begin() as session:
-        for alert in session.scalars(select(Alert).where(Alert.item_id.in_(edited))):
-            item = alert.item
-            where = display_name(item.platform)
-            now_flagged = {f.category for f in item.findings if f.alerting}
-            if item.classified_at is None:
-                continue
-            if not now_flagged:
-                note = f"The comment was edited on the {where}; the new wording no longer raises this concern."
-            elif now_flagged - set(alert.categories):
-                added = ", ".join(sorted(now_flagged - set(alert.categories)))
-                note = f"The comment was edited on the {where}; the new wording adds: {added}."
-            else:
-                note = f"The comment was edited on the {where}; the new wording still raises this concern."
-            _note(session, rt, alert, note)
+def _note_rewrites(session, rt: Runtime, where: str, rewritten: list) -> None:
+    """Classify the new wording of alerted comments and say on each alert what the edit did."""
+    outcomes = classify_each(rt.classifier, [(new, item.platform, item.rating) for _, item, new in rewritten])
+    for (alert, item, _), result in zip(rewritten, outcomes):
+        head = f"The comment was edited on the {where} (the wording shown here is the original);"
+        if isinstance(result, Exception):
+            note = f"{head} the new wording could not be checked automatically: please look at it there."
+        elif not result.labels:
+            note = f"{head} the new wording no longer raises this concern."
+        elif added := [c for c in result.labels if c not in alert.categories]:
+            note = f"{head} the new wording also raises: {', '.join(CATEGORY_TITLES.get(c, c) for c in added)}."
+        else:
+            note = f"{head} the new wording still raises this concern."
+        _note(session, rt, alert, note)
 
 
 def _note(session, rt: Runtime, alert: Alert | None, note: str) -> None:

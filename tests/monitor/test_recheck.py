@@ -93,7 +93,10 @@ def test_an_edit_that_removes_the_concern_and_a_hide_and_a_deletion_are_noted_on
     page.comments["1000_1_2"]["is_hidden"] = True
     cycle(rt, clock)
     assert notes(sessions, alerts["1000_1_1"]) == [
-        "The comment was edited on the Facebook page; the new wording no longer raises this concern."]
+        "The comment was edited on the Facebook page (the wording shown here is the original); "
+        "the new wording no longer raises this concern."]
+    with sessions() as s:  # the record of concern keeps what people were shown
+        assert s.scalar(select(Item.text).where(Item.external_id == "1000_1_1")) == CONCERN
     assert notes(sessions, alerts["1000_1_2"]) == [
         "The comment has been hidden on the Facebook page (not through nurserywatch)."]
 
