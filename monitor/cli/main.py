@@ -9,6 +9,7 @@ import sys
 from alerts.cli import register as register_alert_commands
 from classifiers.cli import register as register_classifier_commands
 from connectors.cli import register as register_account_commands
+from monitor.accounts.cli import register as register_accounts
 from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.core.settings import ConfigError, add_config_option, load_config
@@ -21,7 +22,7 @@ log = logging.getLogger("nurserywatch")
 # stages (run, demo, classify, digest).
 COMMAND_GROUPS = (
     register_classify, register_classifier_commands, register_account_commands,
-    register_alert_commands, register_digest,
+    register_alert_commands, register_digest, register_accounts,
 )
 
 

@@ -283,3 +283,23 @@ class WebhookEvent(Base):
     claimed_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StoredCredential(Base):
+    """An account's tokens from `nurserywatch connect` or a refresh: `sealed` is
+    Fernet ciphertext (monitor.accounts.vault), never the token in clear.
+    `version` goes up with every save, so a refresh that raced another is noticed."""
+
+    __tablename__ = "credential"
+    __table_args__ = (UniqueConstraint("setting_id", "platform", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))  # page, oauth2, app_bearer, user_token
+    sealed: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime | None]  # of the access token; None: does not expire
+    scopes: Mapped[list] = mapped_column(default=list)  # permissions granted (not secret)
+    label: Mapped[str | None] = mapped_column(String(200))  # what is watched: Page name, @handle
+    updated_at: Mapped[datetime]

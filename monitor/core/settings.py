@@ -191,10 +191,16 @@ class AccountConfig(_Section):
     platform: Platform
     id: str = Field(min_length=1)  # page / user / location id
     name: str | None = None
-    token_env: str | None = None
+    token_env: str | None = None  # a token managed by hand; absent: `nurserywatch connect` stores one
     allow_insecure: bool = False  # plain http to a non-local api_base; needs insecure_reason
     insecure_reason: str | None = None
     api_base: str | None = None
+    # OAuth: the app's credentials and a refresh token, so access tokens renew themselves
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    refresh_token_env: str | None = None
+    token_url: str | None = None  # the platform's OAuth token endpoint, overridable like api_base
+    auth_url: str | None = None  # the platform's OAuth authorisation page, for `connect`
     poll_every: Duration = 300
     request_deadline: Duration = 60  # connect, headers and body of one API request, together
     max_response_mb: int = Field(20, ge=1, le=1000)  # a larger API answer is refused
@@ -234,13 +240,20 @@ class AccountConfig(_Section):
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
     @model_validator(mode="after")
-    def _token_for_real_platforms(self) -> "AccountConfig":
-        if PLATFORMS[self.platform].needs_token and not self.token_env:
-            raise ValueError(
-                f"a {self.platform} account needs token_env: the name of the "
-                "environment variable that holds its access token"
-            )
+    def _one_way_to_authenticate(self) -> "AccountConfig":
+        if not PLATFORMS[self.platform].needs_token:
+            return self
+        if self.token_env and self.refresh_token_env:
+            raise ValueError("give token_env (a token you renew yourself) or refresh_token_env, not both")
+        if self.refresh_token_env and not self.client_id_env:
+            raise ValueError("refresh_token_env needs client_id_env (and usually client_secret_env): "
+                             "a refresh token is only accepted from the app it was issued to")
         return self
+
+    @property
+    def stored_credentials(self) -> bool:
+        """True when the token comes from `nurserywatch connect` (kept encrypted in the database)."""
+        return PLATFORMS[self.platform].needs_token and not self.token_env and not self.refresh_token_env
 
     @property
     def label(self) -> str:
@@ -375,8 +388,10 @@ class Config(_Section):
         if not os.environ.get(self.web.secret_key_env):
             problems.append(f"web.secret_key_env: environment variable {self.web.secret_key_env} is not set")
         for i, acc in enumerate(self.accounts):
-            if acc.token_env and not os.environ.get(acc.token_env):
-                problems.append(f"accounts[{i}].token_env: environment variable {acc.token_env} is not set")
+            for key in ("token_env", "client_id_env", "client_secret_env", "refresh_token_env"):
+                env = getattr(acc, key)
+                if env and not os.environ.get(env):
+                    problems.append(f"accounts[{i}].{key}: environment variable {env} is not set")
             for key, env in acc.options:
                 if key.endswith("_env") and env and not os.environ.get(env):
                     problems.append(f"accounts[{i}].options.{key}: environment variable {env} is not set")

@@ -23,7 +23,7 @@ def with_(**sections):
         (with_(setting={"name": "W", "timezon": "Europe/London"}), "setting.timezon", "unknown key"),
         (with_(setting={"name": "W", "timezone": "Mars/Olympus"}), "setting.timezone", "unknown time zone"),
         (with_(accounts=[{"platform": "myspace", "id": "1"}]), "accounts[0].platform", "Input should be"),
-        (with_(accounts=[{"platform": "facebook", "id": "1"}]), "accounts[0]", "needs token_env"),
+        (with_(accounts=[{"platform": "google", "id": "1", "refresh_token_env": "R"}]), "accounts[0]", "needs client_id_env"),
         (with_(accounts=[{"platform": "demo", "id": "1", "poll_every": "often"}]), "accounts[0].poll_every", "duration"),
         (with_(recipients=[{"name": "Jo", "email": "not-an-address", "roles": ["manager"]}]), "recipients[0].email", "not an email"),
         (with_(recipients=[{"name": "Jo", "email": "jo@example.org", "roles": ["boss"]}]), "recipients[0].roles[0]", "Input should be"),
