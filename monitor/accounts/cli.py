@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from monitor.accounts.connect import register as register_connect
 from monitor.accounts.vault import KEY_ENV, Vault, new_key
 from monitor.core.db import open_database
 from monitor.core.settings import add_config_option, load_config
@@ -71,6 +72,7 @@ def cmd_forget(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_connect(subparsers)
     p = subparsers.add_parser("credentials", help="the encrypted credential store: new key, rotate, list, forget")
     sub = p.add_subparsers(dest="credentials_command", required=True, metavar="ACTION")
     k = sub.add_parser("new-key", help=f"print a new encryption key for {KEY_ENV}")

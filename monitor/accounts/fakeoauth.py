@@ -101,6 +101,13 @@ class FakeOAuthServer:
             token = self.grant()
             token["scope"] = code["scopes"]
             return httpx.Response(200, json=token)
+        if kind == "fb_exchange_token":  # Meta's long-lived user token exchange
+            if not self.valid(f"Bearer {form.get('fb_exchange_token', '')}"):
+                return httpx.Response(400, json={"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}})
+            token = self.grant(with_refresh=False)
+            token["expires_in"] = 5183944
+            self.access[token["access_token"]] = self.clock() + timedelta(seconds=5183944)
+            return httpx.Response(200, json=token)
         return httpx.Response(400, json={"error": "unsupported_grant_type"})
 
     def _client_ok(self, request: httpx.Request, form: dict) -> bool:
