@@ -26,6 +26,7 @@ from alerts.emails import build_message, render
 from monitor.core.platforms import PLATFORM_NAMES
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv, audience
+from monitor.core.graph_api import GRAPH_VERSION, currency_warning
 from monitor.core.settings import DigestConfig
 from monitor.core.models import Account, AccountState, Alert, AlertState, Item, OutboxMessage, Recipient
 
@@ -136,6 +137,7 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
         )
     ]
     return {
+        "admin_warnings": admin_warnings(session, env, recipient, now),
         "setting_name": env.setting_name,
         "name": recipient.name,
         "roles": " and ".join(ROLE_NAMES.get(r, r) for r in recipient.roles),
@@ -151,6 +153,19 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
         "pictures_only": pictures_only,
         "all_quiet": not mine and not open_rows and not reconnect,
     }
+
+
+def admin_warnings(session: Session, env: AlertEnv, recipient: Recipient, now: datetime) -> list[str]:
+    """What the admins (or, without one, the managers) must act on before it breaks:
+    today, the pinned Graph API version nearing its end of life."""
+    roles = set(recipient.roles)
+    has_admin = any("admin" in r.roles for r in _recipients(session, env))
+    if not ("admin" in roles or (not has_admin and "manager" in roles)):
+        return []
+    meta = session.scalar(select(func.count(Account.id)).where(
+        Account.setting_id == env.setting_id, Account.platform.in_(("facebook", "instagram"))))
+    warning = currency_warning(GRAPH_VERSION, now.astimezone(env.timezone).date()) if meta else None
+    return [warning] if warning else []
 
 
 def run_digest(

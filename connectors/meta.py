@@ -20,6 +20,7 @@ import httpx
 from connectors.base import AuthFailed, Misconfigured, PermissionMissing, RateLimited, TemporaryFailure
 from connectors.http import Clock, Pacer, Retryable, Sleep, json_body, split_query
 from connectors.stream import PlatformConnector
+from monitor.core.graph_api import version_in
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +156,11 @@ class MetaPacer:
     pause ends by itself: the connector lives across cycles.
     """
 
-    def __init__(self, clock: Clock, sleep: Sleep, slow_at: float = 75.0, stop_at: float = 90.0):
+    def __init__(self, clock: Clock, sleep: Sleep, slow_at: float = 75.0, stop_at: float = 90.0,
+                 pinned: str | None = None):
         self.clock, self.sleep = clock, sleep
+        self.pinned = pinned  # the version in the URL; Meta names the one it served in a header
+        self.served: str | None = None
         self.slow_at, self.stop_at = slow_at, stop_at
         self.usage = 0.0
         self.paused_until: datetime | None = None
@@ -170,6 +174,11 @@ class MetaPacer:
             await self.sleep(1.0 + (self.usage - self.slow_at) / 2)
 
     def observe(self, response: httpx.Response) -> None:
+        served = response.headers.get("facebook-api-version")
+        if served and self.pinned and served != self.pinned and served != self.served:
+            log.warning("Graph API answered as %s although %s is pinned (an expired version is served by the "
+                        "oldest available one): upgrade nurserywatch", served, self.pinned)
+        self.served = served or self.served
         self.usage = usage_percent(response.headers)
         regain = regain_time(response.headers)
         if regain:
@@ -218,7 +227,7 @@ class GraphConnector(PlatformConnector):
     permission: str
 
     def pacer(self, sleep: Sleep) -> Pacer:
-        return MetaPacer(self.clock, sleep)
+        return MetaPacer(self.clock, sleep, pinned=version_in(self.base))
 
     def authorize(self, token: str) -> tuple[dict[str, str], dict[str, str]]:
         """The bearer token, and `appsecret_proof` when the app's secret is configured, so apps

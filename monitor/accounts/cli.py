@@ -6,6 +6,7 @@ permissions and what is watched.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -71,8 +72,37 @@ def cmd_forget(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0 if gone else 1
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    import asyncio
+    from datetime import datetime, timezone
+
+    from monitor.accounts.check import run_check
+
+    out = out or sys.stdout
+    config = load_config(args.config)
+    db = open_database(config.database.url)
+    try:
+        with db.begin() as session:
+            setting_id = sync_config(session, config).id
+        vault = Vault(db, setting_id) if os.environ.get(KEY_ENV) else None
+        lines = asyncio.run(run_check(config, vault, online=args.online, clock=lambda: datetime.now(timezone.utc)))
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line, file=out)
+    failed = sum(1 for line in lines if line.level == "fail")
+    warned = sum(1 for line in lines if line.level == "warn")
+    scope = "" if args.online else " (offline only: add --online to test the accounts and SMTP)"
+    print(f"{failed} failure(s), {warned} warning(s){scope}", file=out)
+    return 1 if failed else 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     register_connect(subparsers)
+    p = subparsers.add_parser("check", help="will alerts reach people? --online tests each account and the SMTP login")
+    add_config_option(p)
+    p.add_argument("--online", action="store_true", help="use each account's credentials and log in to SMTP")
+    p.set_defaults(func=cmd_check)
     p = subparsers.add_parser("credentials", help="the encrypted credential store: new key, rotate, list, forget")
     sub = p.add_subparsers(dest="credentials_command", required=True, metavar="ACTION")
     k = sub.add_parser("new-key", help=f"print a new encryption key for {KEY_ENV}")

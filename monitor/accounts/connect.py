@@ -17,13 +17,13 @@ from typing import Callable
 
 import httpx
 
-from connectors.meta import GRAPH_BASE
 from monitor.accounts.connect_meta import connect_meta
 from monitor.accounts.connect_oauth import connect_google, connect_x
 from monitor.accounts.flow import ConnectError, ConsoleUI, Prompt
 from monitor.accounts.oauth import FACTS, endpoints
 from monitor.accounts.vault import Vault, VaultError
 from monitor.core.db import open_database
+from monitor.core.graph_api import GRAPH_BASE
 from monitor.core.settings import AccountConfig, Config, ConfigError, add_config_option, load_config
 from monitor.core.store import sync_config
 

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from connectors.meta import GRAPH_BASE
+from monitor.core.graph_api import GRAPH_BASE, GRAPH_VERSION
 from monitor.core.settings import AccountConfig
 
-GRAPH_VERSION = GRAPH_BASE.rsplit("/", 1)[-1]
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/business.manage"
 PERMANENT_ERRORS = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope", "access_denied"}
 

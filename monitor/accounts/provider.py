@@ -28,7 +28,7 @@ import httpx
 
 from connectors.base import AuthFailed, TemporaryFailure
 from monitor.accounts.oauth import FACTS, Grant, RefreshRefused, RefreshUnavailable, endpoints, refresh_grant
-from monitor.accounts.vault import Credential, StaleCredential, Vault, VaultError
+from monitor.accounts.vault import KEY_ENV, Credential, StaleCredential, Vault, VaultError
 from monitor.core.settings import AccountConfig
 from monitor.core.store import fingerprint
 
@@ -190,6 +190,9 @@ class AccountCredentials:
     # --- renewing --------------------------------------------------------------------
     async def _renew(self) -> None:
         acc = self.account
+        if self.vault is None and FACTS[acc.platform].rotates_refresh_token:
+            raise AuthFailed(f"{acc.platform} refresh tokens work once, and without {KEY_ENV} the new one could not "
+                             "be kept: set it (see `nurserywatch credentials new-key`)")
         client_id, client_secret = self._client_credentials()
         _, token_url = endpoints(acc)
         now = self.clock()

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-GRAPH_VERSION = "v21.0"  # pinned in every Graph URL; accounts may override with api_base
+from monitor.core.graph_api import GRAPH_VERSION  # pinned in every Graph URL; api_base may override
+
 
 
 class PlatformOptions(BaseModel):

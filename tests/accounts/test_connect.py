@@ -69,7 +69,7 @@ def graph_routes(server, scopes: str, pages: list[dict]):
     def accounts(request):
         assert server.valid(request.headers.get("authorization")), "listing needs the long-lived user token"
         return httpx.Response(200, json={"data": pages})
-    return {"/v21.0/debug_token": debug, "/v21.0/me/accounts": accounts}
+    return {"/v25.0/debug_token": debug, "/v25.0/me/accounts": accounts}
 
 
 def config_for(make_config, **account):

@@ -154,3 +154,15 @@ def test_disabled_digest_is_never_due(new_world):
     w = new_world(digest={"enabled": False})
     w.clock.set(utc(2026, 11, 24, 8, 0))
     assert not digest_due(w.sessions, w.env, w.config.digest, w.clock()) and run_digest(w.sessions, w.env, w.config.digest, w.clock()) == []
+
+
+def test_the_admin_is_told_in_the_digest_when_the_pinned_graph_version_nears_its_end(new_world, monkeypatch):
+    import alerts.digest
+
+    monkeypatch.setattr(alerts.digest, "GRAPH_VERSION", "v21.0")  # ends 21 January 2027
+    w = new_world(start=utc(2026, 11, 30, 7, 30))
+    with w.sessions.begin() as s:
+        s.execute(update(Account).values(platform="facebook"))
+    queued = run_digest(w.sessions, w.env, w.config.digest, w.clock())
+    warned = [q.split("\n")[0] for q in queued if "Graph API v21.0 reaches its end of life on 21 January 2027" in q]
+    assert warned == ["To: Jo Byrne <jo@acorns.example>"]
