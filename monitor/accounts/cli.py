@@ -11,6 +11,7 @@ import sys
 from typing import TextIO
 
 from monitor.accounts.connect import register as register_connect
+from monitor.accounts.testalert import register as register_test_alert
 from monitor.accounts.vault import KEY_ENV, Vault, new_key
 from monitor.core.db import open_database
 from monitor.core.settings import add_config_option, load_config
@@ -99,6 +100,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     register_connect(subparsers)
+    register_test_alert(subparsers)
     p = subparsers.add_parser("check", help="will alerts reach people? --online tests each account and the SMTP login")
     add_config_option(p)
     p.add_argument("--online", action="store_true", help="use each account's credentials and log in to SMTP")
