@@ -43,6 +43,18 @@ def connect_command(platform: str, config: Config, account_id: str | None = None
     return f"nurserywatch connect {platform} --config {path}{extra}"
 
 
+def reconnect_fix(config: Config, account: AccountConfig) -> str:
+    """What a person does to restore an account, in one sentence (the reconnect email, `check`)."""
+    command = connect_command(account.platform, config, account.id)
+    if account.token_env:
+        return (f"put a new access token in the environment variable {account.token_env} and restart nurserywatch "
+                f"(or remove token_env from the account and run: {command})")
+    if account.refresh_token_env:
+        return (f"put a new refresh token in {account.refresh_token_env} and restart nurserywatch, or remove "
+                f"refresh_token_env from the account and run: {command}")
+    return f"run: {command}  (no restart needed: polling resumes at the next cycle)"
+
+
 def pick_account(config: Config, platform: str, account_id: str | None) -> AccountConfig | None:
     same = [a for a in config.accounts if a.platform == platform]
     if account_id:

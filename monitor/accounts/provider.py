@@ -185,6 +185,8 @@ class AccountCredentials:
             return f"environment variable {acc.token_env} is empty"
         if acc.refresh_token_env:
             return f"no client id or refresh token (check {acc.client_id_env} and {acc.refresh_token_env})"
+        if self.vault is None:
+            return f"{KEY_ENV} is not set, so the credentials stored by `nurserywatch connect` cannot be read"
         return "no credentials are stored for this account: it was never connected, or they were removed"
 
     # --- renewing --------------------------------------------------------------------

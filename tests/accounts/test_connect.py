@@ -204,3 +204,25 @@ def test_x_connect_through_the_loopback_redirect_keeps_a_refresh_token(make_conf
     asyncio.run(run_connect("x", config, vault, ui, transport=platform_api(server, routes), clock=clock))
     stored = vault.load("x", "99")
     assert stored.label == "@littleacorns" and stored.secret["refresh_token"] in server.refresh
+
+
+def test_no_code_token_or_secret_from_a_connect_is_shown_logged_or_stored_in_clear(make_config, vault, clock,
+                                                                                   google_env, sessions, caplog):
+    import logging
+
+    from sqlalchemy import MetaData
+
+    caplog.set_level(logging.DEBUG)
+    server = FakeOAuthServer(clock, client_id="g-client", client_secret="g-secret", scopes=GOOGLE_SCOPE)
+    ui = ScriptedUI(server)
+    asyncio.run(run_connect("google", google_config(make_config), vault, ui, paste=True,
+                            transport=platform_api(server, google_routes()), clock=clock))
+    codes = [x for x in server.issued if x.startswith("code-")]
+    assert codes, "the flow used an authorisation code"
+    with sessions() as s:
+        tables = MetaData()
+        tables.reflect(bind=s.get_bind())
+        dump = " ".join(str(v) for t in tables.sorted_tables for row in s.execute(t.select()) for v in row)
+    shown = "\n".join(ui.said)
+    for secret in server.issued + ["g-secret"]:
+        assert secret not in caplog.text and secret not in dump and secret not in shown
