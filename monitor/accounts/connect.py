@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import httpx
@@ -37,7 +38,7 @@ APP_ENV = {
 
 def connect_command(platform: str, config: Config, account_id: str | None = None) -> str:
     """The exact command that reconnects an account (for emails and `check`)."""
-    path = str(config.source) if config.source else "FILE"
+    path = str(Path(config.source).resolve()) if config.source else "FILE"  # the daemon's cwd is not the admin's
     same = [a for a in config.accounts if a.platform == platform]
     extra = f" --account {account_id}" if account_id and len(same) > 1 else ""
     return f"nurserywatch connect {platform} --config {path}{extra}"
