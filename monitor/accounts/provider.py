@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_MARGIN = timedelta(minutes=2)  # renew this long before expiry at most ...
 MIN_MARGIN = timedelta(seconds=2)  # ... and at least this long
+# X's app-only bearer tokens (from the developer console) start with this run of A's;
+# user-context tokens from OAuth 2.0 do not.
+APP_ONLY_PREFIX = "AAAAAAAAAAAAAAAAAAAAA"
 
 
 def renew_margin(lifetime: timedelta | None) -> timedelta:
@@ -119,6 +122,16 @@ class AccountCredentials:
         if self.account.refresh_token_env:
             return fingerprint(os.environ.get(self.account.refresh_token_env))
         return fingerprint(self._grant_id)
+
+    def hide_unavailable(self) -> str | None:
+        """Why alerts for this account can offer no hide button, or None when they can."""
+        if self.account.platform != "x" or not self.account.token_env:
+            return None
+        token = os.environ.get(self.account.token_env) or ""
+        if token.startswith(APP_ONLY_PREFIX):
+            return ("this X account is watched with an app-only token, which can read replies but not hide them: "
+                    "hide the reply on X, or connect the account with `nurserywatch connect x` to hide from here")
+        return None
 
     # --- loading ---------------------------------------------------------------------
     def _sync(self, force: bool = False) -> None:

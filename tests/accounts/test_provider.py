@@ -115,3 +115,12 @@ def test_a_hand_managed_token_is_used_as_it_is_and_cannot_renew(monkeypatch, clo
     assert run(creds.token()) == "page-token-1"
     assert run(creds.refresh()) is False
     assert "page-token" not in repr(creds)
+
+
+def test_an_x_app_only_token_watches_but_says_why_it_cannot_hide(monkeypatch, clock):
+    monkeypatch.setenv("X_BEARER", "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid")
+    creds = AccountCredentials(AccountConfig(platform="x", id="99", token_env="X_BEARER"), vault=None, clock=clock)
+    assert run(creds.token()).startswith("AAAA")
+    assert "app-only token, which can read replies but not hide them" in creds.hide_unavailable()
+    monkeypatch.setenv("X_BEARER", "dXNlci1jb250ZXh0LXRva2Vu")
+    assert creds.hide_unavailable() is None
