@@ -71,6 +71,7 @@ class WebDeps:
     hide: HideFn | None = None  # None: the page never offers hiding
     health: Health | None = None  # None: /readyz checks the database and the outbox only
     meta_webhook: webhooks.MetaWebhook | None = None  # None: /webhooks/meta answers 404
+    hide_unavailable: Callable[[int], str | None] | None = None  # account id -> why it cannot hide, or None
 
 
 class LinkProblem(Exception):
@@ -118,6 +119,10 @@ def _local(deps: WebDeps, when: datetime | None, fmt: str = "%H:%M on %a %d %b %
     return when.astimezone(deps.env.timezone).strftime(fmt) if when else None
 
 
+def _hide_unavailable(deps: WebDeps, item: Item) -> str | None:
+    return deps.hide_unavailable(item.account_id) if deps.hide_unavailable else None
+
+
 def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipient, token: str) -> dict:
     item: Item = alert.item
     evidence = [e for f in item.findings if f.alerting for e in f.evidence]
@@ -132,7 +137,8 @@ def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipie
         "roles": " and ".join(ROLE_NAMES.get(r, r) for r in recipient.roles),
         "token": token,
         "hide_token": deps.env.signer.token("hide", alert.id, recipient.id),
-        "can_hide": bool(deps.hide and item.can_hide and not item.is_hidden),
+        "can_hide": bool(deps.hide and item.can_hide and not item.is_hidden and not _hide_unavailable(deps, item)),
+        "hide_unavailable": _hide_unavailable(deps, item) if item.can_hide and not item.is_hidden else None,
         "permalink": safe_url(item.permalink),
         "setting_name": deps.env.setting_name,
         "segments": highlight(item.text, evidence),
