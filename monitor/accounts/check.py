@@ -113,8 +113,8 @@ async def check_account(config: Config, acc: AccountConfig, vault: Vault | None,
     except ConnectorError as err:
         return [Line("fail", acc.label, f"no working credential: {err.detail}. Fix: {fix}")]
     stored = vault.load(acc.platform, acc.id) if vault is not None and not acc.token_env else None
-    expiry = creds._expires_at  # noqa: SLF001 - what the provider holds now
-    renews = " (renewed automatically)" if creds._can_renew() else ""  # noqa: SLF001
+    expiry = creds.expires_at
+    renews = " (renewed automatically)" if creds.renews else ""
     when = f"access token expires {expiry:%Y-%m-%d %H:%M} UTC{renews}" if expiry else "does not expire"
     if acc.platform in ("facebook", "instagram"):
         base = (acc.api_base or GRAPH_BASE).rstrip("/")

@@ -123,6 +123,16 @@ class AccountCredentials:
             return fingerprint(os.environ.get(self.account.refresh_token_env))
         return fingerprint(self._grant_id)
 
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the access token in hand expires (None: it does not, or none yet)."""
+        return self._expires_at
+
+    @property
+    def renews(self) -> bool:
+        """True when this account's access renews itself."""
+        return self._can_renew()
+
     def hide_unavailable(self) -> str | None:
         """Why alerts for this account can offer no hide button, or None when they can."""
         if self.account.platform != "x" or not self.account.token_env:
