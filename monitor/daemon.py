@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
-from monitor.runtime import Runtime
+from monitor.runtime import Runtime, hide_unavailable
 from monitor.core.types import CycleReport
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
@@ -49,7 +49,8 @@ def meta_webhook(rt: Runtime, wake: Callable[[], None]) -> MetaWebhook | None:
 def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] = lambda: None) -> WebServer:
     app = create_app(
         WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors),
-                health=rt.health, meta_webhook=meta_webhook(rt, wake))
+                health=rt.health, meta_webhook=meta_webhook(rt, wake),
+                hide_unavailable=lambda account_id: hide_unavailable(rt, account_id))
     )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return WebServer(config)

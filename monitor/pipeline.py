@@ -29,8 +29,9 @@ from monitor.judging import classify_each, unjudged
 from monitor.metrics import API_PLATFORM
 from monitor.core.models import Account, AccountState, Finding, Item
 from monitor.recheck import recheck_due
-from monitor.runtime import Runtime
-from monitor.core.store import fingerprint, load_cursors, store_batch
+from monitor.runtime import Runtime, credential_identity
+from monitor.accounts.connect import reconnect_fix
+from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import CycleReport
 from monitor.webhook_health import after_poll, poll_every
 
@@ -46,7 +47,7 @@ def _poll_due(account: Account, every: int, now: datetime) -> bool:
 
 async def poll_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> None:
     now = rt.clock()
-    token_fp = fingerprint(rt.tokens.get(account_id))
+    token_fp = credential_identity(rt, account_id)
     with rt.sessions.begin() as session:
         acc = session.get(Account, account_id)
         every = next(a.poll_every for a in rt.config.accounts if (a.platform, a.id) == (acc.platform, acc.external_id))
@@ -111,7 +112,8 @@ def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
                     session,
                     rt.alert_env,
                     "reconnect",
-                    {"account_name": acc.name, "platform": acc.platform, "problem": err.detail, "permission": permission},
+                    {"account_name": acc.name, "platform": acc.platform, "problem": err.detail, "permission": permission,
+                     "fix": _fix(rt, acc)},
                     dedup_key=f"reconnect:{acc.id}:{acc.token_fingerprint}",
                     now=now,
                 )
@@ -121,6 +123,11 @@ def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
             (log.error if first else log.debug)("account %s: misconfigured: %s", acc.id, err.detail)
         elif first:
             log.warning("account %s: polling failed, will retry next cycle: %s", acc.id, err.detail)
+
+
+def _fix(rt: Runtime, acc: Account) -> str | None:
+    ac = next((a for a in rt.config.accounts if (a.platform, a.id) == (acc.platform, acc.external_id)), None)
+    return reconnect_fix(rt.config, ac) if ac is not None else None
 
 
 def classify_pending(rt: Runtime, report: CycleReport) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -14,10 +15,13 @@ from alerts.transport import FileTransport, SmtpTransport, Transport
 from classifiers import Classifier, build_classifier
 from connectors import build_connector
 from connectors.base import Connector
+from monitor.accounts.provider import AccountCredentials
+from monitor.accounts.vault import KEY_ENV, Vault
 from monitor.core.db import open_database
 from monitor.core.models import Account
+from monitor.core.platforms import PLATFORMS
 from monitor.core.settings import Config, ConfigError
-from monitor.core.store import fingerprint, sync_config
+from monitor.core.store import sync_config
 from monitor.health import Health
 from monitor.metrics import instrument
 
@@ -41,7 +45,7 @@ class Runtime:
     http: httpx.AsyncClient
     clock: Clock = utcnow
     connectors: dict[int, Connector] = field(default_factory=dict)  # account id -> connector
-    tokens: dict[int, str | None] = field(default_factory=dict)
+    credentials: dict[int, AccountCredentials | None] = field(default_factory=dict)  # None: the demo
     health: Health | None = None  # readiness, metrics and the dead-man's switch (monitor.health)
 
     async def aclose(self) -> None:
@@ -71,6 +75,7 @@ def build_runtime(
     http: httpx.AsyncClient | None = None,
     classifier: Classifier | None = None,
     sessions: sessionmaker[Session] | None = None,
+    oauth_transport: httpx.AsyncBaseTransport | None = None,  # tests: an imitation token endpoint
 ) -> Runtime:
     """Open the database (migrating it), sync config into it, build the parts."""
     sessions = sessions or open_database(config.database.url)
@@ -92,16 +97,26 @@ def build_runtime(
     rt.health = Health.from_config(config, sessions, clock, http)
     with sessions() as session:
         accounts = {(a.platform, a.external_id): a.id for a in session.query(Account).filter_by(setting_id=setting_id)}
+    vault = Vault(sessions, setting_id) if os.environ.get(KEY_ENV) else None
     for ac in config.accounts:
         account_id = accounts[(ac.platform, ac.id)]
-        token = config.secret(ac.token_env, f"accounts[{ac.platform}:{ac.id}].token_env") if ac.token_env else None
-        rt.tokens[account_id] = token
-        rt.connectors[account_id] = build_connector(ac, token, http, clock)
+        creds = (AccountCredentials(ac, vault=vault, clock=clock, transport=oauth_transport)
+                 if PLATFORMS[ac.platform].needs_token else None)
+        rt.credentials[account_id] = creds
+        rt.connectors[account_id] = build_connector(ac, creds, http, clock)
     return rt
 
 
-def token_changed(account: Account, token: str | None) -> bool:
-    return account.token_fingerprint != fingerprint(token)
+def hide_unavailable(rt: Runtime, account_id: int) -> str | None:
+    """Why alerts for an account can offer no hide button (an X app-only token), or None."""
+    creds = rt.credentials.get(account_id)
+    return creds.hide_unavailable() if creds is not None else None
 
 
-__all__ = ["Runtime", "build_runtime", "utcnow", "ConfigError", "token_changed"]
+def credential_identity(rt: Runtime, account_id: int) -> str | None:
+    """Changes when a person gives an account new credentials (not on renewal)."""
+    creds = rt.credentials.get(account_id)
+    return creds.identity() if creds is not None else None
+
+
+__all__ = ["Runtime", "build_runtime", "utcnow", "ConfigError", "credential_identity", "hide_unavailable"]

@@ -57,7 +57,7 @@ def refused_reason(platform: str, err: RefreshRefused) -> str:
         "invalid_client": "the app's client id or secret was refused",
         "unauthorized_client": "the app is not allowed to use this refresh token",
     }.get(err.error, f"the platform refused to renew access ({err.error})")
-    detail = f": {err.description}" if err.description else ""
+    detail = f": {err.description.rstrip('.')}" if err.description else ""
     hint = FACTS[platform].reconnect_hint if platform in FACTS and err.error == "invalid_grant" else ""
     return f"{what}{detail}" + (f". {hint}" if hint else "")
 
