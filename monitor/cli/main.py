@@ -57,6 +57,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.config}: OK: {config.setting.name}, {len(config.accounts)} account(s), "
         f"{len(config.recipients)} recipient(s)"
     )
+    if not args.classify_only:
+        print(f"(the file only: `nurserywatch check --config {args.config} --online` tests the tokens and the mail login)")
     return 0
 
 
