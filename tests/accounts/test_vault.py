@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -56,3 +57,26 @@ def test_a_missing_or_malformed_key_says_how_to_make_one(monkeypatch):
     monkeypatch.setenv(KEY_ENV, "not-a-key")
     with pytest.raises(VaultError, match="key 1 of 1 is not a Fernet key"):
         load_keys()
+
+
+def test_the_credentials_commands_list_and_rotate_without_showing_a_secret(db_url, tmp_path, monkeypatch, capsys):
+    from monitor.cli.main import main
+    from monitor.core.db import open_database
+    from monitor.core.settings import load_config
+    from monitor.core.store import sync_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[setting]\nname = "Willowbrook"\n[database]\nurl = "{db_url}"\n')
+    db = open_database(db_url)
+    with db.begin() as s:
+        setting_id = sync_config(s, load_config(path)).id
+    Vault(db, setting_id).save(Credential("x", "99", "oauth2", {"refresh_token": "rt-top-secret"}, label="@acorns",
+                                          scopes=["tweet.read"]), NOW)
+    db.dispose()
+    assert main(["credentials", "list", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "x 99: oauth2, @acorns" in shown and "tweet.read" in shown and "rt-top-secret" not in shown
+    old = os.environ[KEY_ENV]
+    monkeypatch.setenv(KEY_ENV, f"{Fernet.generate_key().decode()},{old}")
+    assert main(["credentials", "rotate", "--config", str(path)]) == 0
+    assert "re-encrypted 1 stored credential(s)" in capsys.readouterr().out
