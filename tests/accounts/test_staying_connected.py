@@ -139,3 +139,30 @@ def test_twenty_second_tokens_keep_a_google_account_watched_and_a_revocation_sen
     for where, text in haystacks.items():
         leaked = [x[:6] + "..." for x in secrets if x in text]
         assert not leaked, f"{where} holds credentials in clear: {leaked}"
+
+
+def test_an_account_connected_while_the_daemon_runs_is_polled_at_the_next_cycle(make_config, sessions, clock):
+    from monitor.accounts.vault import Credential, Vault
+
+    oauth = FakeOAuthServer(clock, lifetime=3600)
+    config = make_config(accounts=[{"platform": "google", "id": LOCATION, "poll_every": "10s",
+                                    "token_url": "https://oauth.test/token", "api_base": "https://gbp.test/v4"}])
+    api = Reviews(oauth, clock)
+    api.add("There is a concern here")
+    transport = httpx.MockTransport(api)
+    rt = build_runtime(config, clock=clock, sessions=sessions, http=httpx.AsyncClient(transport=transport),
+                       classifier=FlagsTheWordConcern(), oauth_transport=transport)
+    asyncio.run(run_cycle(rt, only_due=True))
+    mails = outbox(sessions, "reconnect")
+    assert mails and "never connected" in mails[0].raw
+    # `nurserywatch connect google` stores a grant in another process
+    grant = oauth.grant()
+    Vault(sessions, rt.setting_id).save(Credential("google", LOCATION, "oauth2", {
+        "refresh_token": grant["refresh_token"], "access_token": grant["access_token"], "grant_id": "new",
+        "client_id": oauth.client_id, "client_secret": oauth.client_secret}, expires_at=clock() + timedelta(hours=1)),
+        clock())
+    clock.advance(seconds=10)
+    asyncio.run(run_cycle(rt, only_due=True))
+    with sessions() as s:
+        assert s.scalar(select(Account).where(Account.platform == "google")).state == "ok"
+        assert len(s.scalars(select(Alert)).all()) == 1
