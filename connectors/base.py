@@ -77,3 +77,6 @@ class Connector(Protocol):
     async def hide(self, external_id: str, hidden: bool = True) -> None:
         """Hide (or unhide) an item on the platform, or raise HideRefused."""
         ...
+
+    # Optional: `async def recheck(known: Sequence[KnownItem]) -> list[ItemChange]` reads stored
+    # comments again and reports edits, hides and deletions (monitor/recheck.py calls it hourly).
