@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message
 from alerts.service import AlertEnv, told_ids
 from monitor.core.models import Alert, AlertState, AuditEvent, Recipient
 
@@ -73,14 +72,10 @@ def _notify_others(session: Session, env: AlertEnv, alert: Alert, by: Recipient,
     told = told_ids(session, alert.id)
     when = now.astimezone(env.timezone).strftime("%H:%M on %a %d %b")
     for r in session.scalars(select(Recipient).where(Recipient.id.in_(told - {by.id}))):
-        msg = build_message(
-            kind="ack_notice",
+        outbox.enqueue_for(
+            session, r, setting_id=env.setting_id, dedup_key=f"{alert.id}:{r.id}:ack_notice:0", kind="ack_notice",
+            template="ack_notice",
             context={"by_name": by.name, "when": when, "categories": alert.categories, "platform": alert.item.platform,
                      "setting_name": env.setting_name},
-            from_addr=env.from_addr,
-            to_addr=r.email,
-            in_reply_to=alert.message_id,
-            date=now,
+            now=now, alert_id=alert.id, in_reply_to=alert.message_id,
         )
-        outbox.enqueue(session, setting_id=env.setting_id, dedup_key=f"{alert.id}:{r.id}:ack_notice:0",
-                       kind="ack_notice", msg=msg, now=now, alert_id=alert.id, recipient_id=r.id)

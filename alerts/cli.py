@@ -41,10 +41,11 @@ def alert_rows(config: Config, state: str | None = None) -> list[dict]:
                     if m.kind == "ack_notice":
                         continue
                     who = people.get(m.recipient_id)
-                    entry = recipients.setdefault(m.to_addr, {"name": who.name if who else None, "email": m.to_addr,
-                                                              "emails": []})
-                    entry["emails"].append({"kind": m.kind, "state": m.state, "attempts": m.attempts,
-                                            "last_error": m.last_error})
+                    email = who.email if who else m.address
+                    entry = recipients.setdefault(email, {"name": who.name if who else None, "email": email,
+                                                          "emails": []})
+                    entry["emails"].append({"kind": m.kind, "channel": m.channel, "address": m.address,
+                                            "state": m.state, "attempts": m.attempts, "last_error": m.last_error})
                 rows.append({
                     "id": a.id,
                     "created_at": a.created_at.astimezone(tz).isoformat(),

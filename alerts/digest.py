@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import outbox
-from alerts.emails import build_message, render
+from alerts.channels.email.render import render
 from monitor.core.platforms import PLATFORM_NAMES
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv, audience
@@ -168,6 +168,15 @@ def admin_warnings(session: Session, env: AlertEnv, recipient: Recipient, now: d
     return [warning] if warning else []
 
 
+def _preview(r: Recipient, ctx: dict) -> str:
+    """To, Subject and the text part, as the email channel will render them."""
+    try:
+        subject, text, _html = render("digest", ctx)
+    except Exception as err:  # the queued digest fails at delivery and the admin is told
+        return f"To: {r.name} <{r.email}>\n(cannot render the digest: {type(err).__name__})"
+    return f"To: {r.name} <{r.email}>\nSubject: {subject}\n\n{text}"
+
+
 def run_digest(
     sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime, *, dry_run: bool = False,
 ) -> list[str]:
@@ -198,13 +207,11 @@ def run_digest(
             r = session.get(Recipient, rid)
             ctx = digest_context(session, env, r, since, now, audiences)
             if dry_run:
-                subject, text, _html = render("digest", ctx)
-                out.append(f"To: {r.name} <{r.email}>\nSubject: {subject}\n\n{text}")
+                out.append(_preview(r, ctx))
                 continue
-            msg = build_message(kind="digest", context=ctx, from_addr=env.from_addr, to_addr=r.email, date=now)
-            if outbox.enqueue(session, setting_id=env.setting_id, dedup_key=dedup_key(env.setting_id, r.id, day),
-                              kind="digest", msg=msg, now=now, recipient_id=r.id):
-                out.append(f"To: {r.name} <{r.email}>\nSubject: {msg['Subject']}\n\n{msg.get_body(('plain',)).get_content()}")
+            if outbox.enqueue_for(session, r, setting_id=env.setting_id, dedup_key=dedup_key(env.setting_id, r.id, day),
+                                  kind="digest", template="digest", context=ctx, now=now):
+                out.append(_preview(r, ctx))
     if not dry_run:
         log.info("digest for %s queued for %s recipient(s)", day.isoformat(), len(out))
     return out

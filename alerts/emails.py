@@ -1,29 +1,13 @@
-"""Render alert emails from Jinja2 templates: subject, text and HTML.
+"""What an alert shows, in any channel: platform names, the comment split
+into plain and evidence segments, and safe links.
 
-Templates come in threes (`<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`);
-autoescaping is on for the .html ones. Subjects are built from fixed words only
-(category and platform names): they show on lock screens, so they carry no
-names and no comment text.
+The channels render it (email: `alerts/channels/email/`), at delivery time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-from alerts.policy import CATEGORY_TITLES, POLICY
-from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.types import Evidence
-
-_env = Environment(
-    loader=PackageLoader("alerts", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 @dataclass(frozen=True)
@@ -71,44 +55,3 @@ def safe_url(url: str | None) -> str | None:
     if not url.lower().startswith(("https://", "http://")) or any(c in url for c in "\r\n\t \"'<>"):
         return None
     return url
-
-
-def one_line(value: str) -> str:
-    """Header values never carry line breaks (header injection)."""
-    return " ".join(str(value).split())
-
-
-def render(kind: str, context: dict) -> tuple[str, str, str]:
-    ctx = {"category_titles": CATEGORY_TITLES, "policy": POLICY, "platform_names": PLATFORM_NAMES, **context}
-    subject = one_line(_env.get_template(f"{kind}.subject.txt").render(ctx))
-    text = _env.get_template(f"{kind}.txt").render(ctx)
-    html = _env.get_template(f"{kind}.html").render(ctx)
-    return subject, text, html
-
-
-def build_message(
-    *,
-    kind: str,
-    context: dict,
-    from_addr: str,
-    to_addr: str,
-    message_id: str | None = None,
-    in_reply_to: str | None = None,
-    date=None,
-) -> EmailMessage:
-    subject, text, html = render(kind, context)
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = one_line(from_addr)
-    msg["To"] = one_line(to_addr)
-    msg["Message-ID"] = message_id or make_msgid("nurserywatch", domain=from_addr.rpartition("@")[2] or None)
-    if date is not None:
-        msg["Date"] = format_datetime(date)
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = in_reply_to
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg
-

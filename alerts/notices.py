@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message
 from alerts.service import AlertEnv
 from monitor.core.models import OutboxMessage, Recipient, Setting
 
@@ -26,23 +25,16 @@ def admin_recipients(session: Session, setting_id: int) -> list[Recipient]:
 
 
 def _queue(
-    session: Session, *, setting_id: int, setting_name: str, from_addr: str, kind: str, context: dict,
+    session: Session, *, setting_id: int, setting_name: str, kind: str, context: dict,
     dedup_key: str, now: datetime, skip: set[int] = frozenset(),
 ) -> int:
     queued = 0
     for r in admin_recipients(session, setting_id):
         if r.id in skip:
             continue
-        msg = build_message(
-            kind=kind,
-            context={"setting_name": setting_name, "name": r.name, **context},
-            from_addr=from_addr,
-            to_addr=r.email,
-            date=now,
-        )
-        queued += outbox.enqueue(
-            session, setting_id=setting_id, dedup_key=f"{dedup_key}:{r.id}", kind=kind, msg=msg, now=now,
-            recipient_id=r.id,
+        queued += outbox.enqueue_for(
+            session, r, setting_id=setting_id, dedup_key=f"{dedup_key}:{r.id}", kind=kind, template=kind,
+            context={"setting_name": setting_name, "name": r.name, **context}, now=now,
         )
     return queued
 
@@ -50,11 +42,10 @@ def _queue(
 def queue_admin_notice(
     session: Session, env: AlertEnv, kind: str, context: dict, *, dedup_key: str, now: datetime
 ) -> int:
-    return _queue(session, setting_id=env.setting_id, setting_name=env.setting_name, from_addr=env.from_addr,
-                  kind=kind, context=context, dedup_key=dedup_key, now=now)
+    return _queue(session, setting_id=env.setting_id, setting_name=env.setting_name, kind=kind, context=context, dedup_key=dedup_key, now=now)
 
 
-def queue_delivery_failed(session: Session, row: OutboxMessage, now: datetime, *, from_addr: str) -> int:
+def queue_delivery_failed(session: Session, row: OutboxMessage, now: datetime) -> int:
     """Tell the admins an email was refused for good. Never about a failed notice
     of this kind (no loops), never to the address that refused it."""
     if row.kind == "delivery_failed":
@@ -64,9 +55,9 @@ def queue_delivery_failed(session: Session, row: OutboxMessage, now: datetime, *
         session,
         setting_id=row.setting_id,
         setting_name=setting.name if setting else "",
-        from_addr=from_addr,
         kind="delivery_failed",
-        context={"failed_kind": row.kind, "outbox_id": row.id, "failed_to": row.to_addr, "error": row.last_error or ""},
+        context={"failed_kind": row.kind, "outbox_id": row.id, "failed_to": row.address, "channel": row.channel,
+                 "error": row.last_error or ""},
         dedup_key=f"delivery_failed:{row.id}",
         now=now,
         skip={row.recipient_id} if row.recipient_id else set(),

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.emails import build_message, highlight, safe_url
+from alerts.emails import highlight, safe_url
 from alerts.links import LinkSigner
 from alerts.policy import CATEGORY_TITLES
 from alerts.routing import Subject, route
@@ -205,27 +205,22 @@ def alert_reasons(item: Item) -> list[str]:
 
 def queue_alert_email(
     session: Session, env: AlertEnv, alert: Alert, recipient: Recipient, now: datetime, *, kind: str = "alert", step: int = 0
-) -> bool:
-    """Queue one alert email. Step 0 carries the alert's Message-ID; later ones thread under it."""
-    msg = build_message(
-        kind="alert",
-        context=alert_context(env, alert, alert.item, recipient, step, kind,
-                              staff_named=staff_named(session, env, alert.item, alert.categories)),
-        from_addr=env.from_addr,
-        to_addr=recipient.email,
-        message_id=alert.message_id if step == 0 else None,
-        in_reply_to=alert.message_id if step > 0 else None,
-        date=now,
-    )
-    return outbox.enqueue(
+) -> int:
+    """Queue one alert message to a person (on each of their channels); rendered at delivery.
+    Step 0 carries the alert's Message-ID; later ones thread under it."""
+    return outbox.enqueue_for(
         session,
+        recipient,
         setting_id=env.setting_id,
         dedup_key=f"{alert.id}:{recipient.id}:{kind}:{step}",
         kind=kind,
-        msg=msg,
+        template="alert",
+        context=alert_context(env, alert, alert.item, recipient, step, kind,
+                              staff_named=staff_named(session, env, alert.item, alert.categories)),
         now=now,
         alert_id=alert.id,
-        recipient_id=recipient.id,
+        message_id=alert.message_id if step == 0 else None,
+        in_reply_to=alert.message_id if step > 0 else None,
     )
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.channels.email.render import build_email
+from alerts.delivery import as_message
 from alerts.service import AlertEnv, create_alert
 from monitor.core.db import normalise_url, open_database
-from monitor.core.models import Account, Alert, Finding, Item, Recipient
+from monitor.core.models import Account, Alert, Finding, Item, OutboxMessage, Recipient
 from monitor.core.settings import Config, config_from_dict
 from monitor.core.store import sync_config
 from monitor.core.types import Classification, Evidence
@@ -87,6 +89,17 @@ class ScriptedHandler:
 
     def to(self, address: str) -> list:
         return [m for _f, rcpts, m in self.messages if address in rcpts]
+
+
+def email_of(row: OutboxMessage, from_addr: str = "alerts@acorns.example"):
+    """The email a queued row becomes when the email channel delivers it."""
+    return build_email(as_message(row), from_addr)
+
+
+def raw_of(row: OutboxMessage, from_addr: str = "alerts@acorns.example") -> str:
+    """That email as it goes over SMTP."""
+    msg = email_of(row, from_addr)
+    return msg.as_string(policy=msg.policy)
 
 
 def database_url(folder: Path) -> str:

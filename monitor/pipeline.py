@@ -181,7 +181,7 @@ def classify_pending(rt: Runtime, report: CycleReport) -> None:
 def deliver(rt: Runtime, report: CycleReport) -> None:
     r = deliver_due(
         rt.sessions,
-        rt.transport,
+        rt.notifiers or rt.transport,
         rt.clock,
         from_addr=rt.config.email.from_,
         retry_for=rt.config.email.retry_for,

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.service import AlertEnv
-from alerts.transport import FileTransport, SmtpTransport, Transport
+from alerts.channels import Notifier, build_notifiers
+from alerts.channels.email import Transport, make_transport
 from classifiers import Classifier, build_classifier
 from connectors import build_connector
 from connectors.base import Connector
@@ -44,27 +45,13 @@ class Runtime:
     alert_env: AlertEnv
     http: httpx.AsyncClient
     clock: Clock = utcnow
+    notifiers: dict[str, Notifier] = field(default_factory=dict)  # channel -> notifier (email's uses `transport`)
     connectors: dict[int, Connector] = field(default_factory=dict)  # account id -> connector
     credentials: dict[int, AccountCredentials | None] = field(default_factory=dict)  # None: the demo
     health: Health | None = None  # readiness, metrics and the dead-man's switch (monitor.health)
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-def make_transport(config: Config) -> Transport:
-    e = config.email
-    if not e.smtp_host:
-        return FileTransport(e.outbox_dir)
-    return SmtpTransport(
-        e.smtp_host,
-        e.smtp_port,
-        starttls=e.smtp_starttls,
-        tls=e.smtp_tls,
-        username=config.secret(e.smtp_username_env, "email.smtp_username_env") if e.smtp_username_env else None,
-        password=config.secret(e.smtp_password_env, "email.smtp_password_env") if e.smtp_password_env else None,
-        timeout=e.smtp_timeout,
-    )
 
 
 def build_runtime(
@@ -84,12 +71,14 @@ def build_runtime(
         setting = sync_config(session, config)
         setting_id = setting.id
     http = instrument(http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False))
+    transport = transport or make_transport(config)
     rt = Runtime(
         config=config,
         sessions=sessions,
         setting_id=setting_id,
         classifier=classifier or build_classifier(config.setting, config.roster),
-        transport=transport or make_transport(config),
+        transport=transport,
+        notifiers=build_notifiers(config, email_transport=transport),
         alert_env=AlertEnv.from_config(config, setting_id, secret_key),
         http=http,
         clock=clock,
@@ -119,4 +108,4 @@ def credential_identity(rt: Runtime, account_id: int) -> str | None:
     return creds.identity() if creds is not None else None
 
 
-__all__ = ["Runtime", "build_runtime", "utcnow", "ConfigError", "credential_identity", "hide_unavailable"]
+__all__ = ["Runtime", "build_runtime", "make_transport", "utcnow", "ConfigError", "credential_identity", "hide_unavailable"]

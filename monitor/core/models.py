@@ -70,6 +70,7 @@ class Recipient(Base):
     email: Mapped[str] = mapped_column(String(320))
     roles: Mapped[list] = mapped_column(default=list)
     known_as: Mapped[list] = mapped_column(default=list)
+    addresses: Mapped[dict] = mapped_column(default=dict)  # other channels: channel name -> address
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -221,7 +222,14 @@ class OutboxState(str, enum.Enum):
 
 
 class OutboxMessage(Base):
-    """An email to send, written in the same transaction as what caused it."""
+    """A message to deliver, written in the same transaction as what caused it.
+
+    Channel-neutral: `channel` names how it goes ("email", or a module in
+    alerts/channels/), `address` where, and `payload` what the channel needs
+    to render it ({"template", "context", "message_id", "in_reply_to"}).
+    Rendering happens at delivery. `raw` holds a ready email only for rows
+    queued before that (migration 0005).
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
@@ -231,16 +239,31 @@ class OutboxMessage(Base):
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipient.id"))
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(30))  # alert, reminder, escalation, ack_notice, digest, admin
-    to_addr: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    raw: Mapped[str] = mapped_column(Text)  # the whole RFC 5322 message
+    channel: Mapped[str] = mapped_column(String(30), default="email")
+    address: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    raw: Mapped[str | None] = mapped_column(Text)  # legacy: a whole RFC 5322 message
     state: Mapped[str] = mapped_column(String(10), default=OutboxState.pending.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # host:pid:nonce of the claiming process
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class DeliveryProblem(Base):
+    """A channel that cannot deliver anything until a person fixes its
+    configuration (a refused SMTP login, an untrusted certificate). One row per
+    channel while the problem lasts; the health endpoint and `run --once` read
+    it (`alerts.delivery.delivery_problem`)."""
+
+    __tablename__ = "delivery_problem"
+    channel: Mapped[str] = mapped_column(String(30), primary_key=True)
+    detail: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    next_probe_at: Mapped[datetime]
 
 
 class AuditEvent(Base):

@@ -12,10 +12,11 @@ import re
 import tomllib
 from datetime import time as dtime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -152,6 +153,22 @@ class WebConfig(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
+def email_address(value: str, *, local_ok: bool = False) -> str:
+    """A checked, normalised address (email-validator, no DNS look-up).
+
+    An internationalised domain is kept in its ASCII (IDNA) form; a local part
+    with non-ASCII letters (`zoë@...`) is kept as it is and sent with SMTPUTF8,
+    which the SMTP server must offer. `local_ok` accepts `user@localhost`.
+    """
+    if local_ok and re.fullmatch(r"[^@\s]+@localhost", value):
+        return value
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as err:
+        raise ValueError(f"{value!r} is not an email address: {err}") from None
+    return checked.ascii_email or checked.normalized
+
+
 class EmailConfig(_Section):
     from_: str = Field("nurserywatch@localhost", alias="from")
     smtp_host: str | None = None  # absent: write .eml files to outbox_dir
@@ -163,6 +180,11 @@ class EmailConfig(_Section):
     smtp_password_env: str | None = None
     outbox_dir: str = "data/outbox"
     retry_for: Duration = 2 * 86400  # keep retrying temporary failures this long
+
+    @field_validator("from_")
+    @classmethod
+    def _valid_from(cls, v: str) -> str:
+        return email_address(v, local_ok=True)
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> "EmailConfig":
@@ -178,13 +200,12 @@ class RecipientConfig(_Section):
     email: str
     roles: list[Role] = Field(min_length=1)
     known_as: list[str] = []  # names they go by in comments ("Miss Sarah")
+    addresses: dict[str, str] = {}  # other channels: name of a [channels.<name>] section -> address
 
     @field_validator("email")
     @classmethod
-    def _looks_like_email(cls, v: str) -> str:
-        if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", v):
-            raise ValueError(f"{v!r} is not an email address")
-        return v.lower()
+    def _valid_email(cls, v: str) -> str:
+        return email_address(v).lower()
 
 
 class AccountConfig(_Section):
@@ -351,6 +372,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     retention: RetentionConfig = RetentionConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    channels: dict[str, dict[str, Any]] = {}  # [channels.<name>]: checked by alerts/channels/<name>
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
@@ -363,6 +385,14 @@ class Config(_Section):
             if key in seen:
                 raise ValueError(f"accounts[{i}]: {acc.platform} account {acc.id!r} is listed twice")
             seen.add(key)
+        for name in self.channels:
+            if name == "email" or not re.fullmatch(r"[a-z][a-z0-9_]{0,29}", name):
+                raise ValueError(f"channels.{name}: a channel name is lower-case letters, digits and _, "
+                                 "and email is configured in [email]")
+        for i, rec in enumerate(self.recipients):
+            for name in rec.addresses:
+                if name not in self.channels:
+                    raise ValueError(f"recipients[{i}].addresses.{name}: there is no [channels.{name}] section")
         return self
 
     def secret(self, env_name: str | None, what: str) -> str:

@@ -31,6 +31,7 @@ def sync_config(session: Session, config: Config) -> Setting:
     for rc in config.recipients:
         r = existing.pop(rc.email, None) or Recipient(setting_id=setting.id, email=rc.email)
         r.name, r.roles, r.known_as, r.active = rc.name, list(rc.roles), list(rc.known_as), True
+        r.addresses = dict(rc.addresses)
         session.add(r)
     for gone in existing.values():
         gone.active = False  # kept: old alerts and audit events point at it

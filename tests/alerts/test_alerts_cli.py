@@ -81,7 +81,8 @@ def test_alerts_filters_by_state_and_prints_json(cfg):
     assert rows[0]["acknowledged_by"] == "Pat Okafor"
     assert {r["email"] for r in rows[0]["recipients"]} == {"dana@acorns.example", "pat@acorns.example"}
     assert rows[0]["recipients"][0]["emails"][0] == {"kind": "alert", "state": "pending", "attempts": 0,
-                                                     "last_error": None}
+                                                     "last_error": None, "channel": "email",
+                                                     "address": rows[0]["recipients"][0]["email"]}
 
 
 def test_alerts_state_must_be_a_known_one(cfg):

@@ -1,11 +1,15 @@
 """The alert email: private subject, escaped HTML, safe headers, evidence, policy, threading."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from email import message_from_string, policy
 
 from sqlalchemy import select
 
-from alerts.emails import build_message, highlight, safe_url
+from alerts.channels.base import Message
+from alerts.channels.email.render import build_email
+from alerts.emails import highlight, safe_url
+from alerts.testing import email_of, raw_of
 from monitor.core.models import OutboxMessage
 
 SCRIPT = 'Miss Dana <script>alert("x")</script> hurt <b>Lily</b> & nobody cares'
@@ -14,7 +18,7 @@ SCRIPT = 'Miss Dana <script>alert("x")</script> hurt <b>Lily</b> & nobody cares'
 def queued(world, **where) -> list:
     with world.sessions() as s:
         rows = s.scalars(select(OutboxMessage).filter_by(**where).order_by(OutboxMessage.id)).all()
-    return [message_from_string(r.raw, policy=policy.default) for r in rows]
+    return [email_of(r) for r in rows]
 
 
 def parts(msg) -> tuple[str, str]:
@@ -47,17 +51,17 @@ def test_header_injection_in_author_or_text_stays_out_of_the_headers(world):
     world.raise_alert("hello\r\nBcc: victim@evil.example\r\n\r\nbody", author="Eve\r\nBcc: spy@evil.example")
     raw = None
     with world.sessions() as s:
-        raw = s.scalars(select(OutboxMessage.raw)).first()
+        raw = raw_of(s.scalars(select(OutboxMessage)).first())
     head = raw.split("\r\n\r\n", 1)[0] if "\r\n\r\n" in raw else raw.split("\n\n", 1)[0]
     assert "Bcc" not in head and "evil.example" not in head
-    msg = message_from_string(raw, policy=policy.default)
-    assert msg["Bcc"] is None
+    assert message_from_string(raw, policy=policy.default)["Bcc"] is None
 
 
 def test_a_header_value_with_line_breaks_is_flattened():
-    msg = build_message(kind="ack_notice", context={"by_name": "x", "when": "now", "categories": ["criticism"],
-                        "platform": "x", "setting_name": "s"},
-                        from_addr="a@b.example", to_addr="c@d.example\r\nBcc: e@evil.example")
+    msg = build_email(Message(id=1, kind="ack_notice", channel="email", template="ack_notice",
+                              address="c@d.example\r\nBcc: e@evil.example",
+                              context={"by_name": "x", "when": "now", "categories": ["criticism"], "platform": "x",
+                                       "setting_name": "s"}, created_at=datetime.now(timezone.utc)), "a@b.example")
     assert msg["Bcc"] is None and "\n" not in str(msg["To"])
 
 

@@ -12,7 +12,7 @@ def sent(world, alert_id: int) -> list[tuple[str, str, str]]:
     """(to, kind, step) of every email queued for the alert, in order."""
     with world.sessions() as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert_id).order_by(OutboxMessage.id))
-        return [(r.to_addr.split("@")[0], r.kind, r.dedup_key.rsplit(":", 1)[1]) for r in rows]
+        return [(r.address.split("@")[0], r.kind, r.dedup_key.rsplit(":", 1)[1]) for r in rows]
 
 
 def ack(world, alert_id: int, who: str) -> bool:

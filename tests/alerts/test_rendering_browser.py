@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.digest import run_digest
-from alerts.testing import make_world
+from alerts.testing import make_world, raw_of
 from monitor.core.models import OutboxMessage
 from monitor.web import WebDeps, create_app
 
@@ -103,13 +103,13 @@ def pages(world):
                                  evidence="grabbed my son by the arm", reason="physical harm to a child",
                                  author="Karen J")
     with world.sessions() as s:
-        raw = s.scalars(select(OutboxMessage.raw).where(OutboxMessage.kind == "alert")).first()
+        raw = raw_of(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert")).first())
     token = world.env.signer.token("ack", alert_id, world.people["pat"])
     world.clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=timezone.utc))
     run_digest(world.sessions, world.env, world.config.digest, world.clock())
     with world.sessions() as s:
-        digest_raw = s.scalars(select(OutboxMessage.raw).where(OutboxMessage.to_addr == "pat@acorns.example",
-                                                               OutboxMessage.kind == "digest")).one()
+        digest_raw = raw_of(s.scalars(select(OutboxMessage).where(OutboxMessage.address == "pat@acorns.example",
+                                                                  OutboxMessage.kind == "digest")).one())
     return {
         "alert-email": html_part(raw),
         "alert-page": fetch(world, f"/a/{token}"),

@@ -15,7 +15,7 @@ def routes_from(toml_like: list[dict]) -> list[RouteConfig]:
 
 def emailed(world, alert_id: int) -> set[str]:
     with world.sessions() as s:
-        return set(s.scalars(select(OutboxMessage.to_addr).where(OutboxMessage.alert_id == alert_id)))
+        return set(s.scalars(select(OutboxMessage.address).where(OutboxMessage.alert_id == alert_id)))
 
 
 def test_defaults_send_safeguarding_at_once_to_dsl_and_deputy():

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 import monitor.pipeline as pipeline
-from alerts.transport import SmtpTransport
+from alerts.channels.email.transport import SmtpTransport
 from monitor.core.models import Alert, Cursor, Item, OutboxMessage
 from monitor.pipeline import run_cycle
 from monitor.runtime import build_runtime

@@ -84,7 +84,7 @@ def test_an_expired_token_sends_one_reconnect_email_and_stops_polling_until_it_c
         clock.advance(minutes=5)
     assert graph.requests == 1  # polled once, then waited for a person
     mails = reconnect_mails(sessions)
-    assert len(mails) == 1 and mails[0].to_addr == "manager@example.org"  # the admin
+    assert len(mails) == 1 and mails[0].address == "manager@example.org"  # the admin
     acc = account(sessions)
     assert acc.state == "needs_reconnect" and "463" in acc.last_error
     assert "token-one" not in caplog.text

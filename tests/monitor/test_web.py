@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from alerts.testing import make_world
+from alerts.testing import make_world, raw_of
 from connectors.base import HideRefused, TemporaryFailure
 from monitor.core.models import Alert, AuditEvent, Item, OutboxMessage, Recipient
 from monitor.web import WebDeps, connector_hider, create_app
@@ -130,9 +130,9 @@ def test_post_acknowledges_once_and_tells_the_others_in_the_thread(world, client
     assert ev.created_at == world.clock()
     with world.sessions() as s:
         notice = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ack_notice")).all()
-    assert [n.to_addr for n in notice] == ["dana@acorns.example"]
-    assert "Taken by Pat Okafor at 10:07" in notice[0].raw
-    assert f"In-Reply-To: {a.message_id}" in notice[0].raw
+    assert [n.address for n in notice] == ["dana@acorns.example"]
+    assert "Taken by Pat Okafor at 10:07" in raw_of(notice[0])
+    assert f"In-Reply-To: {a.message_id}" in raw_of(notice[0])
 
 
 def test_a_second_acknowledgement_is_recorded_but_changes_nothing(world, client):
