@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from alerts.digest import digest_context
-from alerts.emails import highlight, render
+from alerts.channels.email.render import render
+from alerts.emails import highlight
 from alerts.service import alert_context, audience, create_alert
 from alerts.testing import make_world
 from monitor.core.models import Alert, Finding, Item, Recipient
