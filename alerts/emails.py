@@ -1,5 +1,5 @@
-"""What an alert shows, in any channel: platform names, the comment split
-into plain and evidence segments, and safe links.
+"""What an alert shows, in any channel: the comment split into plain and
+evidence segments, and safe links.
 
 The channels render it (email: `alerts/channels/email/`), at delivery time.
 """
