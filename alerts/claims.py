@@ -1,7 +1,8 @@
 """Who is sending an outbox row, and taking rows back from a process that died.
 
-A row is claimed with a conditional UPDATE (pending and due -> sending), which
-records the claiming process as `host:pid:nonce`. A claim lasts one message.
+Rows are claimed with a conditional UPDATE (pending and due -> sending), which
+records the claiming process as `host:pid:nonce`. A claim lasts one chunk of
+messages, and never more than half of CLAIM_TIMEOUT (`alerts.delivery`).
 When the process dies mid-send, the row is taken back at the next delivery
 run: at once if the claimer ran on this host and is gone (so a restart after a
 crash resends straight away), otherwise after CLAIM_TIMEOUT. That resend is
@@ -23,7 +24,7 @@ from monitor.core.models import OutboxMessage, OutboxState
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=2)  # several SMTP timeouts; a live claim lasts one message
+CLAIM_TIMEOUT = timedelta(minutes=2)  # a live claim is released after half of this at most
 
 _HOST = socket.gethostname()
 _NONCE = secrets.token_hex(4)
@@ -74,16 +75,20 @@ def recover_claims(sessions: sessionmaker[Session], now: datetime) -> int:
     return len(back)
 
 
-def claim(session: Session, row_id: int, now: datetime) -> OutboxMessage | None:
-    """Claim one due row for this process; the row, or None if someone else has it."""
-    return session.scalars(
+def claim_many(session: Session, ids: list[int], now: datetime) -> list[OutboxMessage]:
+    """Claim those of `ids` that are still pending and due, for this process, in
+    one statement; the rows claimed (those another worker took are left out)."""
+    if not ids:
+        return []
+    rows = session.scalars(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == row_id,
+            OutboxMessage.id.in_(ids),
             OutboxMessage.state == OutboxState.pending.value,
             OutboxMessage.next_attempt_at <= now,
         )
         .values(state=OutboxState.sending.value, claimed_at=now, claimed_by=owner())
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False)
-    ).first()
+    ).all()
+    return sorted(rows, key=lambda r: r.id)

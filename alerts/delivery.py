@@ -17,8 +17,11 @@ outcome of one message stays with that message; nothing stops the run:
   PROBE_EVERY; the first message that goes through clears it and the queue
   drains.
 
-Delivery is at least once: a process killed between the server's "250" and
-the commit resends that message, under the same Message-ID.
+Rows are claimed CHUNK at a time and their outcomes recorded in one
+transaction per chunk (two commits per chunk, not per message: on SQLite each
+commit is a disk sync). So delivery is at least once: a process killed
+between the server's "250" and that commit resends up to a chunk's messages,
+under the same Message-ID.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.channels.base import DeliveryError, Message, Notifier
 from alerts.channels.email import EmailChannel
 from alerts.channels.email.transport import Transport
-from alerts.claims import CLAIM_TIMEOUT, claim, recover_claims
+from alerts.claims import CLAIM_TIMEOUT, claim_many, recover_claims
 from alerts.notices import queue_delivery_failed
 from alerts.outbox import backoff
 from monitor.core.models import DeliveryProblem, OutboxMessage, OutboxState
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 MIN_ATTEMPTS = 3  # never give up on a temporary failure before this many tries
 PROBE_EVERY = timedelta(minutes=3)  # a channel with a configuration problem is tried again this often
 DEFAULT_BUDGET = 300.0  # seconds one run may spend delivering
-BATCH = 200
+BATCH = 200  # due rows read per query
+CHUNK = 25  # rows claimed, and their outcomes recorded, per transaction
 
 FailureHook = Callable[[Session, OutboxMessage, datetime], None]
 __all__ = ["CLAIM_TIMEOUT", "DeliveryReport", "deliver_due", "delivery_problem", "NOTIFY_ADMINS"]
@@ -108,16 +112,10 @@ def deliver_due(
 
     `notifiers` maps channel names to notifiers (`alerts.channels.build_notifiers`);
     a bare email transport is accepted too (with `from_addr`)."""
-    if on_permanent_failure is NOTIFY_ADMINS:
-        on_permanent_failure = queue_delivery_failed
-    notifiers = _notifiers(notifiers, from_addr)
+    run = _Run(sessions, _notifiers(notifiers, from_addr), clock, retry_for, monotonic,
+               queue_delivery_failed if on_permanent_failure is NOTIFY_ADMINS else on_permanent_failure)
     deadline = monotonic() + budget_seconds
-    report = DeliveryReport()
     recover_claims(sessions, clock())
-    with sessions() as session:
-        problems = {p.channel: p for p in session.scalars(select(DeliveryProblem))}
-    paused = {c for c, p in problems.items() if p.next_probe_at > clock()}
-    report.paused = {c: problems[c].detail for c in paused}
     after = 0
     try:
         while True:
@@ -130,117 +128,137 @@ def deliver_due(
                     .limit(BATCH)
                 ).all()
             if not due:
-                return report
-            for row_id, channel in due:
-                after = row_id
-                if channel in paused:
-                    continue
+                return run.report
+            after = due[-1][0]
+            ids = [row_id for row_id, channel in due if channel not in run.paused]
+            for start in range(0, len(ids), CHUNK):
                 if monotonic() >= deadline:
-                    report.out_of_time = True
+                    run.report.out_of_time = True
                     log.warning("outbox: delivery budget of %ss spent; the rest goes next run", budget_seconds)
-                    return report
-                outcome = _send_one(sessions, row_id, notifiers, clock)
-                if outcome == "skip":
-                    continue
-                if isinstance(outcome, DeliveryError) and outcome.config:
-                    _pause(sessions, row_id, channel, outcome, problems, clock())
-                    paused.add(channel)
-                    report.paused[channel] = _problem_text(outcome)
-                    continue
-                if channel in problems:
-                    _recovered(sessions, problems.pop(channel))
-                _record(sessions, row_id, outcome, clock, retry_for, on_permanent_failure, report)
+                    return run.report
+                run.chunk(ids[start:start + CHUNK], deadline)
     finally:
-        for notifier in notifiers.values():
+        for notifier in run.notifiers.values():
             try:
                 notifier.close()
             except Exception:  # a connection that will not close cleanly is still closed for us
                 log.debug("closing a notifier failed", exc_info=True)
 
 
-def _send_one(sessions, row_id: int, notifiers: Mapping[str, Notifier], clock) -> DeliveryError | None | str:
-    """Claim and send one row: None when accepted, the error otherwise, "skip" when someone else has it."""
-    with sessions.begin() as session:
-        row = claim(session, row_id, clock())
-        message = as_message(row) if row is not None else None
-    if message is None:
-        return "skip"
-    notifier = notifiers.get(message.channel)
-    if notifier is None:
-        return DeliveryError(f"no {message.channel!r} channel is configured ([channels.{message.channel}])",
-                             permanent=True)
-    try:
-        notifier.notify(message)
-    except DeliveryError as err:
-        return err
-    except Exception as err:  # one message's fault, whatever it is, stays with that message
-        log.debug("outbox %s: unexpected error in the %s channel", row_id, message.channel, exc_info=True)
-        return DeliveryError(f"unexpected {type(err).__name__} in the {message.channel} channel", permanent=True)
-    return None
+class _Run:
+    """One delivery run's state: its notifiers, paused channels and report."""
 
+    def __init__(self, sessions, notifiers, clock, retry_for, monotonic, on_permanent_failure):
+        self.sessions, self.notifiers, self.clock = sessions, notifiers, clock
+        self.retry_for, self.monotonic, self.on_permanent_failure = retry_for, monotonic, on_permanent_failure
+        self.report = DeliveryReport()
+        with sessions() as session:
+            self.problems = {p.channel: p for p in session.scalars(select(DeliveryProblem))}
+        self.paused = {c for c, p in self.problems.items() if p.next_probe_at > clock()}
+        self.report.paused = {c: self.problems[c].detail for c in self.paused}
 
-def _record(sessions, row_id: int, outcome: DeliveryError | None, clock, retry_for: int,
-            on_permanent_failure, report: DeliveryReport) -> None:
-    with sessions.begin() as session:
-        now = clock()
-        if outcome is None:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id)
-                .values(state=OutboxState.sent.value, sent_at=now, attempts=OutboxMessage.attempts + 1,
-                        claimed_at=None, claimed_by=None, last_error=None)
-                .execution_options(synchronize_session=False)
-            )
-            report.sent += 1
+    def chunk(self, ids: list[int], deadline: float) -> None:
+        """Claim up to CHUNK rows, send each, record every outcome in one transaction."""
+        with self.sessions.begin() as session:
+            messages = [as_message(row) for row in claim_many(session, ids, self.clock())]
+        claimed_at = self.monotonic()
+        outcomes: list[tuple[Message, DeliveryError | None]] = []
+        for message in messages:
+            late = self.monotonic() - claimed_at > CLAIM_TIMEOUT.total_seconds() / 2 or self.monotonic() >= deadline
+            if late or message.channel in self.paused:
+                outcomes.append((message, _RELEASE))
+                continue
+            outcome = self.send(message)
+            if outcome is not None and outcome.config:
+                self.pause(message.channel, outcome)
+                outcome = _RELEASE
+            outcomes.append((message, outcome))
+        self.record(outcomes)
+
+    def send(self, message: Message) -> DeliveryError | None:
+        notifier = self.notifiers.get(message.channel)
+        if notifier is None:
+            return DeliveryError(f"no {message.channel!r} channel is configured ([channels.{message.channel}])",
+                                 permanent=True)
+        try:
+            notifier.notify(message)
+        except DeliveryError as err:
+            return err
+        except Exception as err:  # one message's fault, whatever it is, stays with that message
+            log.debug("outbox %s: unexpected error in the %s channel", message.id, message.channel, exc_info=True)
+            return DeliveryError(f"unexpected {type(err).__name__} in the {message.channel} channel", permanent=True)
+        return None
+
+    def record(self, outcomes: list[tuple[Message, DeliveryError | None]]) -> None:
+        now = self.clock()
+        sent = [m.id for m, outcome in outcomes if outcome is None]
+        released = [m.id for m, outcome in outcomes if outcome is _RELEASE]
+        recovered = {m.channel for m, outcome in outcomes if outcome is None} & set(self.problems)
+        with self.sessions.begin() as session:
+            if sent:
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(sent))
+                    .values(state=OutboxState.sent.value, sent_at=now, attempts=OutboxMessage.attempts + 1,
+                            claimed_at=None, claimed_by=None, last_error=None)
+                    .execution_options(synchronize_session=False))
+            if released:  # back as they were: not this message's fault
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(released))
+                    .values(state=OutboxState.pending.value, claimed_at=None, claimed_by=None)
+                    .execution_options(synchronize_session=False))
+            for message, outcome in outcomes:
+                if outcome is not None and outcome is not _RELEASE:
+                    self.failed(session, message.id, outcome, now)
+            if recovered:
+                session.execute(delete(DeliveryProblem).where(DeliveryProblem.channel.in_(recovered)))
+        for channel in recovered:
+            problem = self.problems.pop(channel)
+            log.info("%s delivery works again (problem since %s); sending what was queued", channel,
+                     problem.since.isoformat())
+        self.report.sent += len(sent)
+        for row_id in sent:
             log.info("outbox %s: sent", row_id)
-            return
+
+    def failed(self, session: Session, row_id: int, err: DeliveryError, now: datetime) -> None:
         row = session.get(OutboxMessage, row_id)
         row.attempts += 1
-        row.last_error = outcome.detail
+        row.last_error = err.detail
         row.claimed_at = row.claimed_by = None
-        gave_up = (now - row.created_at).total_seconds() > retry_for and row.attempts >= MIN_ATTEMPTS
-        if outcome.permanent or gave_up:
+        gave_up = (now - row.created_at).total_seconds() > self.retry_for and row.attempts >= MIN_ATTEMPTS
+        if err.permanent or gave_up:
             row.state = OutboxState.failed.value
-            report.failed += 1
+            self.report.failed += 1
             log.error("outbox %s (%s, %s): giving up after %s attempt(s): %s", row_id, row.kind, row.channel,
-                      row.attempts, outcome.detail)
-            if on_permanent_failure is not None:
-                on_permanent_failure(session, row, now)
+                      row.attempts, err.detail)
+            if self.on_permanent_failure is not None:
+                self.on_permanent_failure(session, row, now)
         else:
             row.state = OutboxState.pending.value
             row.next_attempt_at = now + backoff(row.attempts)
-            report.retried += 1
+            self.report.retried += 1
             if row.attempts == 1:
-                log.warning("outbox %s: delivery failed, will retry: %s", row_id, outcome.detail)
+                log.warning("outbox %s: delivery failed, will retry: %s", row_id, err.detail)
+
+    def pause(self, channel: str, err: DeliveryError) -> None:
+        """Record (or keep) the channel's problem; nothing more goes on it this run."""
+        now, text = self.clock(), _problem_text(err)
+        with self.sessions.begin() as session:
+            problem = session.get(DeliveryProblem, channel)
+            if problem is None:
+                problem = DeliveryProblem(channel=channel, since=now)
+                session.add(problem)
+            new = problem.detail != text
+            problem.detail, problem.next_probe_at = text, now + PROBE_EVERY
+        self.problems[channel] = problem
+        self.paused.add(channel)
+        self.report.paused[channel] = text
+        if new:
+            log.error("%s delivery stopped: %s. Nothing more is sent on this channel until it is fixed; "
+                      "it is tried again every %s minutes", channel, text, int(PROBE_EVERY.total_seconds() // 60))
+
+
+_RELEASE = DeliveryError("released unsent", permanent=False)  # marker: put the row back untouched
 
 
 def _problem_text(err: DeliveryError) -> str:
     return f"{err.detail}; {err.hint}" if err.hint else err.detail
-
-
-def _pause(sessions, row_id: int, channel: str, err: DeliveryError, problems: dict, now: datetime) -> None:
-    """Put the message back as it was, and record (or keep) the channel's problem."""
-    text = _problem_text(err)
-    with sessions.begin() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.state == OutboxState.sending.value)
-            .values(state=OutboxState.pending.value, claimed_at=None, claimed_by=None, last_error=err.detail)
-            .execution_options(synchronize_session=False)
-        )
-        problem = session.get(DeliveryProblem, channel)
-        if problem is None:
-            problem = DeliveryProblem(channel=channel, since=now)
-            session.add(problem)
-        new = problem.detail != text
-        problem.detail, problem.next_probe_at = text, now + PROBE_EVERY
-    problems[channel] = problem
-    if new:
-        log.error("%s delivery stopped: %s. Nothing more is sent on this channel until it is fixed; "
-                  "it is tried again every %s minutes", channel, text, int(PROBE_EVERY.total_seconds() // 60))
-
-
-def _recovered(sessions, problem: DeliveryProblem) -> None:
-    with sessions.begin() as session:
-        session.execute(delete(DeliveryProblem).where(DeliveryProblem.channel == problem.channel))
-    log.info("%s delivery works again (problem since %s); sending what was queued", problem.channel,
-             problem.since.isoformat())

@@ -70,6 +70,7 @@ class ScriptedHandler:
         self.rcpt_codes: dict[str, str] = {}
         self.data_code: str | None = None
         self.port: int | None = None
+        self.connections: set = set()  # (host, port) of each client connection that sent mail
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = self.rcpt_codes.get(address)
@@ -84,6 +85,7 @@ class ScriptedHandler:
         if self.data_code:
             return self.data_code
         msg = message_from_bytes(envelope.content, policy=policy.default)
+        self.connections.add(session.peer)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
         return "250 Message accepted for delivery"
 

@@ -3,6 +3,8 @@ of the suite's `db_url`), and a real SMTP server (aiosmtpd) on 127.0.0.1 whose
 answers a test can script."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -39,3 +41,14 @@ def new_world(tmp_path, db_url):
 @pytest.fixture
 def world(new_world):
     return new_world()
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key

@@ -141,17 +141,6 @@ def test_one_message_is_one_recipient_so_a_refusal_loses_no_one_else(world, smtp
     assert [m["To"] for _f, _r, m in smtp.messages] == ["pat@acorns.example", "dana@acorns.example"]
 
 
-@pytest.fixture
-def tls_files(tmp_path):
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
-
-
 def _authenticator(server, session, envelope, mechanism, auth_data):
     ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
     return AuthResult(success=ok)
