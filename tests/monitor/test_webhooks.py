@@ -306,7 +306,7 @@ def test_polling_slows_while_webhooks_arrive_and_returns_when_one_is_missed(worl
     with rt.sessions() as s:
         assert s.scalar(select(Account.webhook_since)) is None
         notices = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhooks_silent")).all()
-    assert [n.to_addr for n in notices] == ["manager@example.org"]
+    assert [n.address for n in notices] == ["manager@example.org"]
     clock.advance(minutes=5)
     before = len(graph.requests)
     asyncio.run(run_cycle(rt, only_due=True))
