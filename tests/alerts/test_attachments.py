@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from alerts.digest import run_digest
-from alerts.emails import render
+from alerts.channels.email.render import render
 from alerts.service import alert_context
 from monitor.core.models import Alert, Item, Recipient
 
