@@ -54,4 +54,18 @@ def build_notifiers(config: Config, *, email_transport: Transport | None = None)
     return notifiers
 
 
-__all__ = ["DeliveryError", "Message", "Notifier", "build_notifiers", "builder_for", "register", "unregister"]
+def channel_problems(config: Config) -> list[str]:
+    """What stops a configured channel from being built (for `check-config`)."""
+    problems = []
+    for name, options in config.channels.items():
+        try:
+            notifier = builder_for(name)(config, dict(options))
+        except ConfigError as err:
+            problems.append(str(err))
+        else:
+            notifier.close()
+    return problems
+
+
+__all__ = ["DeliveryError", "Message", "Notifier", "build_notifiers", "builder_for", "channel_problems", "register",
+           "unregister"]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+from alerts.channels import channel_problems
 from alerts.cli import register as register_alert_commands
 from classifiers.cli import register as register_classifier_commands
 from connectors.cli import register as register_account_commands
@@ -47,7 +48,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    problems = [] if args.classify_only else config.check_runnable()
+    problems = [] if args.classify_only else config.check_runnable() + channel_problems(config)
     if problems:
         print(f"{args.config}: valid, but not ready to run:", file=sys.stderr)
         for p in problems:

@@ -57,8 +57,17 @@ def clean(value, key: str | None = None):
     return value
 
 
+def _context(context: dict) -> dict:
+    return {"category_titles": CATEGORY_TITLES, "policy": POLICY, "platform_names": PLATFORM_NAMES, **clean(context)}
+
+
+def subject(template: str, context: dict) -> str:
+    """The subject alone: fixed words only, so other channels may use it as a title."""
+    return one_line(_env.get_template(f"{template}.subject.txt").render(_context(context)))
+
+
 def render(template: str, context: dict) -> tuple[str, str, str]:
-    ctx = {"category_titles": CATEGORY_TITLES, "policy": POLICY, "platform_names": PLATFORM_NAMES, **clean(context)}
+    ctx = _context(context)
     subject = one_line(_env.get_template(f"{template}.subject.txt").render(ctx))
     text = _env.get_template(f"{template}.txt").render(ctx)
     html = _env.get_template(f"{template}.html").render(ctx)
