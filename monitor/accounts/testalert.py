@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
-from email import message_from_string, policy
 from typing import Callable, TextIO
 
 from sqlalchemy import select
 
 from alerts.delivery import deliver_due
 from alerts.service import AlertEnv, create_alert
-from alerts.transport import Transport, as_raw
+from alerts.channels.email import Transport
 from monitor.core.db import open_database
 from monitor.core.models import Account, Finding, Item, OutboxMessage, Recipient
 from monitor.core.settings import Config, ConfigError, add_config_option, load_config
@@ -31,6 +30,11 @@ TEST_ACCOUNT = "nurserywatch-test-alert"
 TEXT = ("This is a TEST alert from nurserywatch, sent with `nurserywatch test-alert` to check that alerts reach "
         "you and that the link in them works. Nobody wrote this and nothing needs doing: open the link and press "
         "\"I've got this\" to confirm it works.")
+
+
+def _mark_test(row: OutboxMessage) -> None:
+    """The email is rendered at delivery: the context's `test` flag puts [TEST] in its subject."""
+    row.payload = {**row.payload, "context": {**row.payload["context"], "test": True}}
 
 
 def send_test_alert(config: Config, sessions, transport: Transport, clock: Callable[[], datetime],
@@ -67,24 +71,20 @@ def send_test_alert(config: Config, sessions, transport: Transport, clock: Calla
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert.id)).all()
         sent_to = []
         for row in rows:
-            if to and row.to_addr.lower() != to.lower():
+            if to and row.address.lower() != to.lower():
                 session.delete(row)
                 continue
-            msg = message_from_string(row.raw, policy=policy.SMTP)
-            subject = "[TEST] " + str(msg["Subject"])
-            msg.replace_header("Subject", subject)
-            row.raw, row.subject, row.dedup_key = as_raw(msg), subject, "test-" + row.dedup_key
-            sent_to.append(row.to_addr)
+            _mark_test(row)
+            row.dedup_key = "test-" + row.dedup_key
+            sent_to.append(row.address)
         if to and not sent_to:  # the route would not reach them for safeguarding: address them directly
             from alerts.service import queue_alert_email
 
             person = next(r for r in people if r.email == to.lower())
             queue_alert_email(session, env, alert, person, now)
             row = session.scalar(select(OutboxMessage).where(OutboxMessage.alert_id == alert.id))
-            msg = message_from_string(row.raw, policy=policy.SMTP)
-            msg.replace_header("Subject", "[TEST] " + str(msg["Subject"]))
-            row.raw, row.subject = as_raw(msg), str(msg["Subject"])
-            sent_to.append(row.to_addr)
+            _mark_test(row)
+            sent_to.append(row.address)
         alert_id = alert.id
     deliver_due(sessions, transport, clock, from_addr=config.email.from_, retry_for=config.email.retry_for)
     return alert_id, sent_to
@@ -101,7 +101,7 @@ def cmd_test_alert(args: argparse.Namespace, out: TextIO | None = None) -> int:
                                             args.to)
         with db() as session:
             rows = session.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert_id)).all()
-            states = {r.to_addr: (r.state, r.last_error) for r in rows}
+            states = {r.address: (r.state, r.last_error) for r in rows}
     finally:
         db.dispose()
     failed = 0

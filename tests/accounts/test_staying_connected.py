@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email import message_from_string, policy
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import MetaData, select
 
+from alerts.testing import email_of, raw_of
 from monitor.accounts.fakeoauth import FakeOAuthServer
 from monitor.core.models import Account, Alert, OutboxMessage
 from monitor.core.types import Classification, Evidence, Finding
@@ -123,8 +123,8 @@ def test_twenty_second_tokens_keep_a_google_account_watched_and_a_revocation_sen
     oauth.revoke_all()
     run_minutes(rt, api, clock, 3)
     mails = outbox(sessions, "reconnect")
-    assert len(mails) == len({m.to_addr for m in mails}) >= 1  # one per admin, once
-    body = message_from_string(mails[0].raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert len(mails) == len({m.address for m in mails}) >= 1  # one per admin, once
+    body = email_of(mails[0]).get_body(("plain",)).get_content()
     assert "refresh token was refused" in body and "In production" in body
     assert "GOOGLE_REFRESH_TOKEN" in body and "nurserywatch connect google --config" in body
     assert oauth.refused_refreshes == 1  # not asked again while nothing changed
@@ -154,7 +154,7 @@ def test_an_account_connected_while_the_daemon_runs_is_polled_at_the_next_cycle(
                        classifier=FlagsTheWordConcern(), oauth_transport=transport)
     asyncio.run(run_cycle(rt, only_due=True))
     mails = outbox(sessions, "reconnect")
-    assert mails and "never connected" in mails[0].raw
+    assert mails and "never connected" in raw_of(mails[0])
     # `nurserywatch connect google` stores a grant in another process
     grant = oauth.grant()
     Vault(sessions, rt.setting_id).save(Credential("google", LOCATION, "oauth2", {

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from alerts.transport import SmtpTransport
+from alerts.channels.email.transport import SmtpTransport
 from monitor.accounts.testalert import send_test_alert
 from monitor.core.models import Alert
 from monitor.core.settings import ConfigError
