@@ -25,11 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import delete, insert, select  # noqa: E402
+from sqlalchemy import create_engine, delete, insert, select, text  # noqa: E402
 
 from alerts.channels.email.transport import SmtpTransport  # noqa: E402
 from alerts.delivery import deliver_due  # noqa: E402
 from alerts.testing import PEOPLE, free_port, make_world  # noqa: E402
+from monitor.core.db import normalise_url  # noqa: E402
 from monitor.core.models import OutboxMessage  # noqa: E402
 
 COMMENT = ("Why was my son left crying in the garden on his own again? Miss Dana grabbed him by the arm "
@@ -57,8 +58,9 @@ def queue(world, n: int) -> None:
     with world.sessions.begin() as s:
         template = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
         s.execute(delete(OutboxMessage))
-        base = {c: getattr(template, c) for c in ("setting_id", "alert_id", "kind", "channel", "payload", "state",
-                                                  "attempts", "next_attempt_at", "created_at")}
+        base = {c: getattr(template, c) for c in ("setting_id", "alert_id", "kind", "channel", "payload",
+                                                  "next_attempt_at", "created_at")}
+        base |= {"state": "pending", "attempts": 0}
         people = [p["email"] for p in PEOPLE]
         for start in range(0, n, 1000):
             s.execute(insert(OutboxMessage), [
@@ -67,9 +69,18 @@ def queue(world, n: int) -> None:
             ])
 
 
+def empty(db_url: str) -> str:
+    engine = create_engine(normalise_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return db_url
+
+
 def run_once(n: int, db_url: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        world = make_world(Path(tmp), db_url=db_url)
+        world = make_world(Path(tmp), db_url=empty(db_url) if db_url else f"sqlite:///{tmp}/bench.db")
         try:
             queue(world, n)
             proc, port = start_smtp_sink()
