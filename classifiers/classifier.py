@@ -14,6 +14,7 @@ Post-processing order (documented in docs/classifier.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy
@@ -21,8 +22,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from monitor.core.settings import RosterConfig, SettingConfig
-from monitor.core.types import CATEGORIES, Classification, Evidence, Finding
+from monitor.core.settings import ClassifierConfig, RosterConfig, SettingConfig
+from monitor.core.types import CATEGORIES, Classification, Comment, Evidence, Finding, ThreadEntry
 
 from .context import ContextRules
 from .detectors.base import Analysis, Hit
@@ -31,21 +32,31 @@ from .detectors.criticism import RatingDetector
 from .detectors.names import NameFinder
 from .detectors.pii import PiiDetector
 from .detectors.rules import LexiconDetector
+from .combine import RULES_ONLY_THRESHOLD, Combiner
 from .language import LanguageGuesser
 from .lexicon import word_classes
-from .combine import Combiner
+from .thread import ThreadReader
+from .thread_input import bound
 
 MODEL_DIR = Path(__file__).parent / "model"
+NORMALISER = "nurserywatch_normalise"
 MIN_EVIDENCE = 0.15  # hits below this after context are not shown as evidence
 
 
 def make_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
-    """The shipped pipeline (tokenizer + textcat) or, without one, a blank English one."""
+    """The shipped pipeline (normaliser + tokenizer + textcat) or, without one, a blank English one;
+    either way obfuscation is undone first (normalise.py)."""
+    from . import normalise  # noqa: F401  (registers the normaliser)
+
     if model_dir is not None and (Path(model_dir) / "config.cfg").exists():
         from . import textcat  # noqa: F401  (registers the model architecture)
 
-        return spacy.load(model_dir, exclude=["sentencizer"])
-    return spacy.blank("en")
+        nlp = spacy.load(model_dir, exclude=["sentencizer"])
+    else:
+        nlp = spacy.blank("en")
+    if NORMALISER not in nlp.pipe_names:
+        nlp.add_pipe(NORMALISER, first=True)
+    return nlp
 
 
 class Classifier:
@@ -56,7 +67,7 @@ class Classifier:
     """
 
     def __init__(self, setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
-                 use_model: bool = True):
+                 use_model: bool = True, options: ClassifierConfig | None = None):
         self.nlp = make_nlp(model_dir if use_model else None)
         self.has_model = "textcat_multilabel" in self.nlp.pipe_names
         self.names = NameFinder(self.nlp, setting, roster)
@@ -76,22 +87,25 @@ class Classifier:
         ]
         self.foreign = LexiconDetector("foreign_rules", "foreign.toml", self.nlp, classes)
         self.linker = NamedConcernLinker()
+        self.thread = ThreadReader(self.nlp, classes, [setting.name, *setting.aliases], self._rules_alone)
         combiner_path = Path(model_dir) / "combiner.json" if model_dir else None
-        self.combiner = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
+        options = options or ClassifierConfig()
+        self.fitted = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
+        self.combiner = self.fitted.for_sensitivity(options.sensitivity, options.thresholds)
 
     # -- public API ---------------------------------------------------------
-    def classify(self, text: str, platform: str | None = None, rating: int | None = None) -> Classification:
-        doc = self.nlp(text or "")
-        return self._judge(doc, text or "", platform, rating)
+    def classify(self, text: str, platform: str | None = None, rating: int | None = None, *,
+                 thread: Sequence[ThreadEntry | str] = (), is_setting: bool = False,
+                 author: str | None = None) -> Classification:
+        """Judge one comment; `thread` is the conversation before it, oldest first, the post first."""
+        c = Comment(text or "", platform, rating, bound(thread), is_setting, author)
+        return self._judge(self.nlp(c.text), c)
 
-    def classify_batch(self, items: Sequence[tuple]) -> list[Classification]:
-        """`items` are (text, platform) or (text, platform, rating) tuples."""
-        texts = [(it[0] or "") for it in items]
-        out = []
-        for doc, it, text in zip(self.nlp.pipe(texts, batch_size=256), items, texts):
-            rating = it[2] if len(it) > 2 else None
-            out.append(self._judge(doc, text, it[1] if len(it) > 1 else None, rating))
-        return out
+    def classify_batch(self, items: Sequence[Comment | tuple]) -> list[Classification]:
+        """`items` are `Comment`s, or (text, platform[, rating[, thread]]) tuples."""
+        comments = [as_comment(it) for it in items]
+        docs = self.nlp.pipe([c.text for c in comments], batch_size=256)
+        return [self._judge(doc, c) for doc, c in zip(docs, comments)]
 
     # -- the fixed order ----------------------------------------------------
     def analyse(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> tuple[Analysis, list[Hit]]:
@@ -129,26 +143,58 @@ class Classifier:
         out["short"] = 1.0 if sum(w.isalpha() for w in a.lowers) <= 3 else 0.0
         return out
 
-    def _judge(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> Classification:
-        a, hits = self.analyse(doc, text, platform, rating)
-        rules = self.rule_scores(hits)
+    def judge_parts(self, doc: Doc, c: Comment) -> tuple[Analysis, list[Hit], dict[str, float], dict[str, float]]:
+        """Steps 1-3 with the thread: (analysis, hits, rule scores, combiner signals)."""
+        a, hits = self.analyse(doc, c.text, c.platform, c.rating)
         signals = self.context_signals(a)
+        if c.thread:
+            echoes, thread_signals = self.thread.read(a, c.thread)
+            hits.extend(echoes)
+            signals.update(thread_signals)
+        if c.is_setting or self.thread.is_setting(c.author):
+            signals["is_setting"] = 1.0
+        return a, hits, self.rule_scores(hits), signals
+
+    def _rules_alone(self, text: str) -> dict[str, float]:
+        """An earlier message of a thread, judged by the rules alone: score / rules-only threshold."""
+        doc = self.nlp.get_pipe(NORMALISER)(self.nlp.make_doc(text))
+        _a, _hits, rules, _signals = self.judge_parts(doc, Comment(text))
+        return {c: v / RULES_ONLY_THRESHOLD for c, v in rules.items()}
+
+    def scores_batch(self, items: Sequence[Comment | tuple]) -> list[tuple[dict[str, float], dict[str, float]]]:
+        """(combined score of every label, raised or not; combiner signals) per item, for evaluate."""
+        comments = [as_comment(it) for it in items]
+        docs = self.nlp.pipe([c.text for c in comments], batch_size=256)
+        return [self._score(doc, c)[4:] for doc, c in zip(docs, comments)]
+
+    def raises(self, label: str, score: float, signals: dict[str, float], with_model: bool = True) -> bool:
+        """6. threshold; the setting's own replies are never criticism of itself."""
+        if label == "criticism" and signals.get("is_setting"):
+            return False
+        return score >= self.combiner.threshold(label, with_model)
+
+    def _score(self, doc: Doc, c: Comment):
+        a, hits, rules, signals = self.judge_parts(doc, c)
         # 4. model (not for text without a single word: its output would be the label prior)
         has_words = any(w.isalpha() for w in a.lowers)
-        model = {c: float(doc.cats.get(c, 0.0)) for c in CATEGORIES} if self.has_model and has_words else None
+        model = {lab: float(doc.cats.get(lab, 0.0)) for lab in CATEGORIES} if self.has_model and has_words else None
+        scores = {lab: self.combiner.score(lab, rules, model, c.rating, signals) for lab in CATEGORIES}  # 5. combine
+        return a, hits, rules, model, scores, signals
+
+    def _judge(self, doc: Doc, c: Comment) -> Classification:
+        a, hits, rules, model, scores, signals = self._score(doc, c)
         labels, findings = [], []
         for cat in CATEGORIES:
-            score = self.combiner.score(cat, rules, model, rating, signals)  # 5. combine
-            if score < self.combiner.threshold(cat, model is not None):  # 6. threshold
+            if not self.raises(cat, scores[cat], signals, model is not None):
                 continue
             labels.append(cat)
-            findings.append(self._finding(a, cat, score, rules[cat], model[cat] if model else None, hits))
+            findings.append(self._finding(a, cat, scores[cat], rules[cat], model[cat] if model else None, hits))
         needs_review, note = False, None
         if not labels:  # 7. review
             if a.lang not in ("en", "und"):
                 needs_review = True
                 note = f"written in {self.language.names.get(a.lang, a.lang)}; no concern found by keywords or model, a human should read it"
-            elif self.language.too_short(a):
+            elif self.language.too_short(a) and not c.thread:  # a short reply was read with its thread
                 needs_review = True
                 note = "too short to judge"
         elif a.lang not in ("en", "und"):
@@ -275,6 +321,16 @@ def _sentence_ids(norms: list[str]) -> list[int]:
     return ids
 
 
-def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR) -> Classifier:
-    """Build once per process: loads the shipped model from the package (no downloads)."""
-    return Classifier(setting, roster, model_dir=model_dir)
+def as_comment(item: Comment | tuple) -> Comment:
+    """A Comment from a Comment or a (text, platform[, rating[, thread]]) tuple; the thread bounded."""
+    if isinstance(item, Comment):
+        return replace(item, text=item.text or "", thread=bound(item.thread))
+    text, platform, rating, thread = (tuple(item) + (None, None, None, None))[:4]
+    return Comment(text or "", platform, rating, bound(thread))
+
+
+def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
+                     options: ClassifierConfig | None = None) -> Classifier:
+    """Build once per process: loads the shipped model from the package (no downloads).
+    `options` is the config's [classifier] section (sensitivity, threshold overrides)."""
+    return Classifier(setting, roster, model_dir=model_dir, options=options)

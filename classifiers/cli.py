@@ -24,12 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score nurserywatch and the keyword-list baseline on the dev set"
     )
     p.add_argument("--split", default="dev", choices=["dev", "test", "train"],
-                   help="corpus split to score (default dev; test is a held-out set for another nursery)")
+                   help="corpus split to score (default dev; test holds the held-out sets for other settings)")
     p.add_argument("--config", "-c", type=Path, default=None,
-                   help="setting and roster to classify with (default: classifiers/data/corpus_config.toml, "
-                        "or test_config.toml for the test split)")
+                   help="setting and roster to classify every comment with (default: each comment's own "
+                        "setting: corpus_config.toml, test_config.toml or incoming/<KEY>/setting.toml)")
+    p.add_argument("--setting", action="append", default=None, metavar="KEY",
+                   help="only this setting's comments (repeatable): willowbrook, meadows, or an incoming KEY")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--hold-out", default=None, metavar="KEY",
+                   help="cross-setting evaluation: train a temporary model without setting KEY, then score "
+                        "KEY's train and dev comments with it (takes minutes)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -50,44 +55,106 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None) -> dict:
+def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None,
+             settings: set[str] | None = None) -> dict:
+    """Score nurserywatch and the keyword baseline on one split, per setting (each with its own
+    roster) and over all of them."""
     from monitor.core.settings import load_config
 
     from .baseline import KeywordBaseline
     from .classifier import MODEL_DIR, build_classifier
-    from .corpus import CORPUS_CONFIG, TEST_CONFIG, load_split
-    from .evaluate import score
+    from .corpus import load_split, setting_configs
+    from .evaluate import LABELS, reliability, score
 
-    examples = load_split(split)
+    examples = load_split(split, settings=settings)
     if not examples:
-        raise SystemExit(f"evaluate: no examples in classifiers/data/corpus/{split}/*.jsonl")
-    cfg = load_config(config_path or (TEST_CONFIG if split == "test" else CORPUS_CONFIG))
-    clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR)
-    gold = [e.labels for e in examples]
-    preds = clf.classify_batch([(e.text, e.platform, e.rating) for e in examples])
+        raise SystemExit(f"evaluate: no examples in the {split} split" + (f" for {sorted(settings)}" if settings else ""))
+    configs = setting_configs()
+    by_setting: dict[str, list] = {}
+    for e in examples:
+        by_setting.setdefault(e.setting, []).append(e)
     baseline = KeywordBaseline()
-    base = [baseline.classify(e.text, e.platform, e.rating) for e in examples]
+    gold, preds, base, per, scored = [], [], [], {}, []
+    for key, group in by_setting.items():
+        cfg = load_config(config_path) if config_path else configs[key]
+        clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR)
+        mine = clf.classify_batch([e.comment() for e in group])
+        scored += clf.scores_batch([e.comment() for e in group])
+        theirs = [baseline.classify(e.text, e.platform, e.rating) for e in group]
+        g = [e.labels for e in group]
+        per[key] = {"nurserywatch": score(g, [p.labels for p in mine]),
+                    "keyword baseline": score(g, [p.labels for p in theirs])}
+        per[key]["nurserywatch"]["needs_review"] = sum(p.needs_review for p in mine)
+        gold += g
+        preds += mine
+        base += theirs
     results = {
         "nurserywatch": score(gold, [p.labels for p in preds]),
         "keyword baseline": score(gold, [p.labels for p in base]),
     }
     results["nurserywatch"]["needs_review"] = sum(p.needs_review for p in preds)
     results["nurserywatch"]["model"] = clf.has_model
-    return {"split": split, "results": results}
+    levels = {}
+    for level in ("normal", "high"):
+        thresholds = clf.fitted.for_sensitivity(level).thresholds
+        pred = [{lab for lab in LABELS if s[lab] >= thresholds.get(lab, 0.5)
+                 and not (lab == "criticism" and sig.get("is_setting"))} for s, sig in scored]
+        levels[level] = {**score(gold, pred), "thresholds": {lab: thresholds.get(lab, 0.5) for lab in LABELS}}
+    return {"split": split, "results": results, "settings": per, "sensitivity": levels,
+            "reliability": reliability(gold, [s for s, _ in scored])}
+
+
+def cross_setting(key: str) -> dict:
+    """Train without setting `key` (a temporary model) and score all of `key`'s train and dev comments."""
+    import tempfile
+
+    from .corpus import load_split
+    from .train import train
+
+    examples = load_split("train", settings={key}) + load_split("dev", settings={key})
+    if not examples:
+        raise SystemExit(f"evaluate: setting {key!r} has no train or dev comments to hold out")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        train(output=model, without={key})
+        splits = [s for s in ("train", "dev") if load_split(s, settings={key})]
+        runs = {s: evaluate(s, None, model, {key}) for s in splits}
+    return {"hold_out": key, "runs": runs}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import format_table
+    from .evaluate import format_levels, format_reliability, format_table
 
-    out = evaluate(args.split, args.config, args.model)
+    if args.hold_out:
+        out = cross_setting(args.hold_out)
+        if args.json:
+            json.dump(out, sys.stdout, indent=2)
+            print()
+            return 0
+        for split, run in out["runs"].items():
+            print(f"setting {args.hold_out} held out of training; its {split} comments:")
+            print(format_table(run["results"]))
+            print()
+        return 0
+    settings = set(args.setting) if args.setting else None
+    out = evaluate(args.split, args.config, args.model, settings)
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()
         return 0
+    for key, results in out["settings"].items():
+        if len(out["settings"]) > 1:
+            print(f"{args.split} split, setting {key}")
+            print(format_table(results))
+            print()
     results = out["results"]
-    print(f"{args.split} split")
+    print(f"{args.split} split" + (", all settings" if len(out["settings"]) > 1 else ""))
     print(format_table(results))
     nw = results["nurserywatch"]
     print(f"nurserywatch marked {nw['needs_review']} comment(s) for human review"
           + ("" if nw["model"] else " (no trained model found: rules only)"))
+    print()
+    print(format_levels(out["sensitivity"]))
+    print()
+    print(format_reliability(out["reliability"]))
     return 0

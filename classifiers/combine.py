@@ -28,7 +28,8 @@ from monitor.core.types import CATEGORIES as LABELS  # the one definition of the
 RULES_ONLY_THRESHOLD = 0.5
 FEATURE_NAMES = ("rule", "model", "rule*model", "rule>=0.5", "model_logit/5",
                  "model_other1", "model_other2", "rule_other1", "rule_other2",
-                 "stars<=2", "stars=3", "stars>=4", "benign_context", "foreign", "short")
+                 "stars<=2", "stars=3", "stars>=4", "benign_context", "foreign", "short",
+                 "thread", "thread*echo", "is_setting")
 
 
 def _logit(p: float) -> float:
@@ -38,7 +39,8 @@ def _logit(p: float) -> float:
 
 def features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
              context: dict[str, float] | None = None) -> list[float]:
-    """`context`: {label: benign damping 0..1, ..., "foreign": 0/1, "short": 0/1} from Classifier.context_signals."""
+    """`context`: {label: benign damping 0..1, ..., "foreign": 0/1, "short": 0/1, "thread_<label>": the
+    earlier comments' concern (score / threshold), "echo": 0/1, "is_setting": 0/1} (Classifier.judge_parts)."""
     r, m = rules[label], model[label]
     context = context or {}
     others = [lab for lab in LABELS if lab != label]
@@ -49,24 +51,37 @@ def features(label: str, rules: dict[str, float], model: dict[str, float], ratin
         1.0 if rating == 3 else 0.0,
         1.0 if rating is not None and rating >= 4 else 0.0,
         context.get(label, 0.0), context.get("foreign", 0.0), context.get("short", 0.0),
+        context.get(f"thread_{label}", 0.0), context.get(f"thread_{label}", 0.0) * context.get("echo", 0.0),
+        context.get("is_setting", 0.0),
     ]
 
 
 @dataclass
 class Combiner:
     weights: dict[str, list[float]] = field(default_factory=dict)  # label -> [bias, w...]
-    thresholds: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)  # sensitivity "normal"
+    thresholds_high: dict[str, float] = field(default_factory=dict)  # sensitivity "high"
 
     @classmethod
     def load(cls, path: Path | None) -> "Combiner":
         if path is None or not path.exists():
             return cls()
         data = json.loads(path.read_text())
-        return cls(weights=data["weights"], thresholds=data["thresholds"])
+        return cls(weights=data["weights"], thresholds=data["thresholds"],
+                   thresholds_high=data.get("thresholds_high", {}))
 
     def save(self, path: Path) -> None:
-        data = {"features": FEATURE_NAMES, "weights": self.weights, "thresholds": self.thresholds}
+        data = {"features": FEATURE_NAMES, "weights": self.weights, "thresholds": self.thresholds,
+                "thresholds_high": self.thresholds_high}
         path.write_text(json.dumps(data, indent=2) + "\n")
+
+    def for_sensitivity(self, sensitivity: str = "normal", overrides: dict[str, float] | None = None) -> "Combiner":
+        """The same weights with the thresholds of a sensitivity level, then per-label overrides."""
+        base = dict(self.thresholds)
+        if sensitivity == "high":
+            base.update(self.thresholds_high)
+        base.update(overrides or {})
+        return Combiner(self.weights, base, self.thresholds_high)
 
     def score(self, label: str, rules: dict[str, float], model: dict[str, float] | None,
               rating: int | None = None, context: dict[str, float] | None = None) -> float:

@@ -23,9 +23,11 @@ from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
 from . import textcat as _arch  # noqa: F401  (registers the architecture)
-from .classifier import MODEL_DIR, Classifier
+from . import normalise as _normalise  # noqa: F401  (registers the normaliser)
+from .classifier import MODEL_DIR, NORMALISER, Classifier
 from .combine import Combiner, features
-from .corpus import LABELS, Example, corpus_config, load_split
+from .corpus import LABELS, Example, load_split, setting_configs
+from .nameswap import NameSwapper
 
 log = logging.getLogger("nurserywatch.train")
 
@@ -52,22 +54,30 @@ TEXTCAT_CONFIG = {
 # alarms on comments from a new nursery were criticism raised by the model alone.
 SAFEGUARDING_MIN_RECALL = 0.94
 THRESHOLD_BETA = {"confidentiality": 1.0, "criticism": 0.8}
+# [classifier] sensitivity = "high": recall first for every label (more alerts, more false alarms)
+HIGH_SAFEGUARDING_MIN_RECALL = 0.98
+HIGH_THRESHOLD_BETA = {"confidentiality": 2.0, "criticism": 2.0}
 
 
 def new_pipeline() -> Language:
     nlp = spacy.blank("en")
+    nlp.add_pipe(NORMALISER)
     tc = nlp.add_pipe("textcat_multilabel", config=TEXTCAT_CONFIG)
     for label in LABELS:
         tc.add_label(label)
     return nlp
 
 
-def train_textcat(examples: list[Example], seed: int = SEED, epochs: int = EPOCHS) -> Language:
+def train_textcat(examples: list[Example], seed: int = SEED, epochs: int = EPOCHS,
+                  texts: list[str] | None = None) -> Language:
+    """`texts` (default: the examples' own) are what the model reads: names swapped (nameswap.py)."""
     fix_random_seed(seed)
     rng = random.Random(seed)
     nlp = new_pipeline()
-    data = [SpacyExample.from_dict(nlp.make_doc(e.text), {"cats": {lab: float(lab in e.labels) for lab in LABELS}})
-            for e in examples]
+    texts = texts or [e.text for e in examples]
+    normalise = nlp.get_pipe(NORMALISER)  # update() runs no components: normalise the docs here
+    data = [SpacyExample.from_dict(normalise(nlp.make_doc(t)), {"cats": {lab: float(lab in e.labels) for lab in LABELS}})
+            for e, t in zip(examples, texts)]
     optimizer = nlp.initialize(lambda: data)
     for epoch in range(epochs):
         rng.shuffle(data)
@@ -82,28 +92,37 @@ def predict(nlp: Language, texts: list[str]) -> numpy.ndarray:
     return numpy.array([[d.cats[lab] for lab in LABELS] for d in nlp.pipe(texts, batch_size=256)])
 
 
-def rule_matrix(examples: list[Example]) -> tuple[numpy.ndarray, list[dict[str, float]]]:
-    """Rule scores (after context) per example and label, and each example's context
-    signals (Classifier.context_signals), from the rules-only classifier."""
-    cfg = corpus_config()
-    rules = Classifier(cfg.setting, cfg.roster, use_model=False)
+def rule_matrix(examples: list[Example], configs: dict | None = None) -> tuple[numpy.ndarray, list[dict[str, float]]]:
+    """Rule scores (after context, with the thread) per example and label, and each example's
+    combiner signals (Classifier.judge_parts), from a rules-only classifier with the example's
+    own setting and roster."""
+    configs = configs or setting_configs()
+    judges: dict[str, Classifier] = {}
     out, contexts = [], []
-    for e, doc in zip(examples, rules.nlp.pipe([e.text for e in examples], batch_size=256)):
-        a, hits = rules.analyse(doc, e.text, e.platform, e.rating)
-        s = rules.rule_scores(hits)
+    for e in examples:
+        if e.setting not in judges:
+            cfg = configs[e.setting]
+            judges[e.setting] = Classifier(cfg.setting, cfg.roster, use_model=False)
+        rules = judges[e.setting]
+        doc = rules.nlp.get_pipe(NORMALISER)(rules.nlp.make_doc(e.text))
+        _a, _hits, s, signals = rules.judge_parts(doc, e.comment())
         out.append([s[lab] for lab in LABELS])
-        contexts.append(rules.context_signals(a))
+        contexts.append(signals)
     return numpy.array(out), contexts
 
 
-def out_of_fold(examples: list[Example], folds: int = FOLDS, seed: int = SEED) -> numpy.ndarray:
+def out_of_fold(examples: list[Example], folds: int = FOLDS, seed: int = SEED,
+                texts: list[str] | None = None) -> numpy.ndarray:
+    """Each example scored (on its real text) by a model trained without it (on `texts`)."""
+    texts = texts or [e.text for e in examples]
     idx = list(range(len(examples)))
     random.Random(seed).shuffle(idx)
     preds = numpy.zeros((len(examples), len(LABELS)))
     for k in range(folds):
         held = idx[k::folds]
         held_set = set(held)
-        nlp = train_textcat([examples[i] for i in idx if i not in held_set], seed=seed + k)
+        keep = [i for i in idx if i not in held_set]
+        nlp = train_textcat([examples[i] for i in keep], seed=seed + k, texts=[texts[i] for i in keep])
         preds[held] = predict(nlp, [examples[i].text for i in held])
         log.info("fold %d/%d done", k + 1, folds)
     return preds
@@ -162,8 +181,11 @@ def fit_combiner(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray
         scores = numpy.array([comb.score(lab, r, m, rating, ctx) for r, m, rating, ctx in rows])
         if lab == "safeguarding":
             comb.thresholds[lab] = recall_threshold(scores, gold[:, j], SAFEGUARDING_MIN_RECALL)
+            comb.thresholds_high[lab] = recall_threshold(scores, gold[:, j], HIGH_SAFEGUARDING_MIN_RECALL)
         else:
             comb.thresholds[lab] = best_threshold(scores, gold[:, j], THRESHOLD_BETA[lab])
+            comb.thresholds_high[lab] = best_threshold(scores, gold[:, j], HIGH_THRESHOLD_BETA[lab])
+        comb.thresholds_high[lab] = min(comb.thresholds_high[lab], comb.thresholds[lab])
     return comb
 
 
@@ -178,23 +200,27 @@ def oof_report(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray, 
         r = {lab: float(rules[i, j]) for j, lab in enumerate(LABELS)}
         m = {lab: float(model[i, j]) for j, lab in enumerate(LABELS)}
         preds.append({lab for lab in LABELS
-                      if combiner.score(lab, r, m, ratings[i], contexts[i]) >= combiner.threshold(lab)})
+                      if combiner.score(lab, r, m, ratings[i], contexts[i]) >= combiner.threshold(lab)
+                      and not (lab == "criticism" and contexts[i].get("is_setting"))})
     gold_sets = [{lab for j, lab in enumerate(LABELS) if gold[i, j]} for i in range(len(gold))]
     return score(gold_sets, preds)
 
 
-def train(output: Path = MODEL_DIR, seed: int = SEED) -> dict:
+def train(output: Path = MODEL_DIR, seed: int = SEED, without: set[str] | None = None) -> dict:
+    """Train on the train split of every setting (but those in `without`) and write the model."""
     logging.getLogger("spacy").setLevel(logging.WARNING)
-    examples = load_split("train")
+    configs = setting_configs()
+    examples = [e for e in load_split("train") if e.setting not in (without or set())]
     if not examples:
-        raise SystemExit("train: no examples in classifiers/data/corpus/train/*.jsonl")
+        raise SystemExit("train: no examples in the train split")
+    texts = NameSwapper(configs, seed).swap_all((e.text, e.setting) for e in examples)
     gold = numpy.array([[float(lab in e.labels) for lab in LABELS] for e in examples])
-    rules, contexts = rule_matrix(examples)
-    oof = out_of_fold(examples, seed=seed)
+    rules, contexts = rule_matrix(examples, configs)
+    oof = out_of_fold(examples, seed=seed, texts=texts)
     ratings = [e.rating for e in examples]
     combiner = fit_combiner(rules, oof, gold, ratings, contexts)
     report = oof_report(rules, oof, gold, combiner, ratings, contexts)
-    nlp = train_textcat(examples, seed=seed)
+    nlp = train_textcat(examples, seed=seed, texts=texts)
     tmp = output.with_name(output.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -203,5 +229,6 @@ def train(output: Path = MODEL_DIR, seed: int = SEED) -> dict:
     if output.exists():
         shutil.rmtree(output)
     tmp.rename(output)
-    return {"examples": len(examples), "thresholds": combiner.thresholds, "weights": combiner.weights,
+    return {"examples": len(examples), "thresholds": combiner.thresholds,
+            "thresholds_high": combiner.thresholds_high, "weights": combiner.weights,
             "out_of_fold": report}

@@ -76,7 +76,7 @@ def build_runtime(
         config=config,
         sessions=sessions,
         setting_id=setting_id,
-        classifier=classifier or build_classifier(config.setting, config.roster),
+        classifier=classifier or build_classifier(config.setting, config.roster, options=config.classifier),
         transport=transport,
         notifiers=build_notifiers(config, email_transport=transport),
         alert_env=AlertEnv.from_config(config, setting_id, secret_key),

@@ -1,8 +1,11 @@
 """`nurserywatch classify`: the JSON Lines contract, stdin to stdout.
 
-One JSON object per input line, `{"id", "text", "platform"?}`; one result per
-line out, in order. A line that cannot be read gets an `"error"` on its own
-line and the rest go on; the exit status says whether any failed.
+One JSON object per input line, `{"id", "text", "platform"?, "rating"?,
+"thread"?, "is_setting"?, "author"?}`; one result per line out, in order.
+`thread` is the earlier messages of the conversation, oldest first, the post
+first: strings or `{"text", "author"?, "is_setting"?}` objects (only the post
+and the last few are read). A line that cannot be read gets an `"error"` on its
+own line and the rest go on; the exit status says whether any failed.
 """
 from __future__ import annotations
 
@@ -11,40 +14,53 @@ import json
 import sys
 from typing import Iterable, TextIO
 
+from classifiers.thread_input import ThreadError, parse_thread
 from monitor.core.settings import add_config_option, load_config
+from monitor.core.types import Comment
 from monitor.judging import classify_each
 
 
-def _parse_line(line: str) -> tuple[str | None, str | None, str | None, str | None]:
-    """(id, text, platform, error) for one input line."""
+def _parse_line(line: str) -> tuple[str | None, Comment | None, str | None]:
+    """(id, comment, error) for one input line."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
-        return None, None, None, f"not valid JSON: {err.msg} at column {err.colno}"
+        return None, None, f"not valid JSON: {err.msg} at column {err.colno}"
     if not isinstance(obj, dict):
-        return None, None, None, "each line must be a JSON object"
+        return None, None, "each line must be a JSON object"
     item_id = obj.get("id")
     if not isinstance(item_id, str):
-        return (str(item_id) if isinstance(item_id, (int, float)) else None), None, None, '"id" must be a string'
+        return (str(item_id) if isinstance(item_id, (int, float)) else None), None, '"id" must be a string'
     text = obj.get("text")
     if not isinstance(text, str):
-        return item_id, None, None, '"text" must be a string'
-    platform = obj.get("platform")
+        return item_id, None, '"text" must be a string'
+    platform, rating, author = obj.get("platform"), obj.get("rating"), obj.get("author")
     if platform is not None and not isinstance(platform, str):
-        return item_id, None, None, '"platform" must be a string when given'
-    return item_id, text, platform, None
+        return item_id, None, '"platform" must be a string when given'
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+        return item_id, None, '"rating" must be a whole number of stars from 1 to 5 when given'
+    if author is not None and not isinstance(author, str):
+        return item_id, None, '"author" must be a string when given'
+    is_setting = obj.get("is_setting", False)
+    if not isinstance(is_setting, bool):
+        return item_id, None, '"is_setting" must be true or false when given'
+    try:
+        thread = parse_thread(obj.get("thread"))
+    except ThreadError as err:
+        return item_id, None, str(err)
+    return item_id, Comment(text, platform, rating, thread, is_setting, author), None
 
 
 def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: int = 512) -> int:
     """The `classify` contract: JSON Lines in, one JSON line out per input, in order."""
     failed = 0
-    pending: list[tuple[str | None, str | None, str | None, str | None]] = []
+    pending: list[tuple[str | None, Comment | None, str | None]] = []
 
     def flush() -> None:
         nonlocal failed
-        good = [(t, p) for (_, t, p, e) in pending if e is None]
+        good = [c for (_, c, e) in pending if e is None]
         results = iter(classify_each(classifier, good))
-        for item_id, _, _, error in pending:
+        for item_id, _, error in pending:
             outcome = None if error else next(results)
             if isinstance(outcome, Exception):
                 error = f"the classifier failed on this text ({type(outcome).__name__})"
@@ -57,7 +73,7 @@ def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: i
         if not line.strip():
             continue
         parsed = _parse_line(line)
-        failed += parsed[3] is not None
+        failed += parsed[2] is not None
         pending.append(parsed)
         if len(pending) >= batch_size:
             flush()
@@ -70,7 +86,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from classifiers import build_classifier
 
     config = load_config(args.config)
-    classifier = build_classifier(config.setting, config.roster)
+    classifier = build_classifier(config.setting, config.roster, options=config.classifier)
     failed = classify_stream(classifier, sys.stdin, sys.stdout)
     if failed:
         print(f"classify: {failed} line(s) could not be read (see their \"error\")", file=sys.stderr)
@@ -78,6 +94,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("classify", help="classify JSON Lines from stdin: {\"id\", \"text\", \"platform\"?} per line")
+    p = subparsers.add_parser("classify", help="classify JSON Lines from stdin: {\"id\", \"text\", \"platform\"?, \"rating\"?, "
+                                              "\"thread\"?, \"is_setting\"?, \"author\"?} per line")
     add_config_option(p)
     p.set_defaults(func=cmd_classify)

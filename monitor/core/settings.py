@@ -297,6 +297,26 @@ class RouteConfig(_Section):
     routes: list["RouteConfig"] = []
 
 
+class ClassifierConfig(_Section):
+    """How readily the classifier raises each label (docs/classifier.md, "Sensitivity").
+
+    `sensitivity = "high"` uses the thresholds fitted for higher recall (more
+    alerts, more false alarms); `thresholds` overrides a label's threshold on
+    the calibrated score, 0..1 (e.g. `thresholds = { criticism = 0.7 }`).
+    """
+
+    sensitivity: Literal["normal", "high"] = "normal"
+    thresholds: dict[Category, float] = {}
+
+    @field_validator("thresholds")
+    @classmethod
+    def _in_range(cls, v: dict[str, float]) -> dict[str, float]:
+        for label, t in v.items():
+            if not 0.0 < t < 1.0:
+                raise ValueError(f"the threshold for {label} must be between 0 and 1 (got {t})")
+        return v
+
+
 class DigestConfig(_Section):
     enabled: bool = True
     at: dtime = dtime(7, 30)  # local time in [setting].timezone
@@ -366,6 +386,7 @@ class Config(_Section):
     recipients: list[RecipientConfig] = []
     accounts: list[AccountConfig] = []
     routes: list[RouteConfig] = []  # empty: alerts.routing.DEFAULT_ROUTES
+    classifier: ClassifierConfig = ClassifierConfig()
     digest: DigestConfig = DigestConfig()
     escalation: EscalationConfig = EscalationConfig()
     health: HealthConfig = HealthConfig()

@@ -68,6 +68,32 @@ class Batch:
     unreadable: int = 0  # items the connector skipped because they did not parse
 
 
+@dataclass(frozen=True)
+class ThreadEntry:
+    """One earlier message of the conversation a comment answers.
+
+    A thread is oldest first: the post's own text, then the comments and
+    replies before this one. `is_setting` marks the setting's own account.
+    """
+
+    text: str
+    author: str | None = None
+    is_setting: bool = False
+
+
+@dataclass(frozen=True)
+class Comment:
+    """What the classifier judges: one comment, read the way a moderator who sees
+    the whole thread would. Labels are for `text` alone; `thread` is context."""
+
+    text: str
+    platform: str | None = None
+    rating: int | None = None
+    thread: tuple[ThreadEntry, ...] = ()
+    is_setting: bool = False  # written by the setting's own account: never criticism
+    author: str | None = None
+
+
 # Who a piece of evidence is about, when it names or points at a person.
 About = Literal["child", "staff", "parent", "person"]
 

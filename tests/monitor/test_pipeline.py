@@ -170,7 +170,7 @@ class Poisoned:
         return self.classify_batch([(text, platform, rating)])[0]
 
     def classify_batch(self, items):
-        if any(self.poison in it[0] for it in items):
+        if any(self.poison in (it.text if hasattr(it, "text") else it[0]) for it in items):  # a Comment or a tuple
             raise ValueError("classifier bug")
         return self.real.classify_batch(items)
 
