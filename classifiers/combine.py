@@ -13,7 +13,10 @@ context signals the rules compute but the bag-of-words model cannot see: how
 strongly a benign context for L was found anywhere in the comment ("on the
 news", "another nursery", a handled accident, praise; 1 - its factor), and
 "not written in English" (the model learned little about other languages), and
-"three words or fewer" (where the model's output is mostly its prior).
+"three words or fewer" (where the model's output is mostly its prior); and
+from the thread (thread.py): the concern the nearest earlier comments raised
+for L (rule score / threshold), that concern when the reply echoes it, and
+"written by the setting's own account".
 A combiner.json with fewer weights (an older model) ignores the extra features.
 """
 from __future__ import annotations

@@ -174,6 +174,7 @@ class LexiconMatcher:
 
     def __init__(self) -> None:
         self.index: dict[str, list[tuple[str, tuple[Step, ...]]]] = {}
+        self.firsts: frozenset[str] = frozenset()
 
     def add(self, key: str, patterns: list[list[Step]]) -> None:
         for steps in patterns:
@@ -181,16 +182,20 @@ class LexiconMatcher:
                 first = variant[0][0]
                 for word in first:
                     self.index.setdefault(word, []).append((key, tuple(variant[1:])))
+        self.firsts = frozenset(self.index)
 
     def __call__(self, norms: list[str]) -> list[tuple[str, int, int]]:
         """(key, start, end) with the longest end per key and start."""
+        present = self.firsts.intersection(norms)  # most comments start few patterns: skip the rest fast
+        if not present:
+            return []
         found: dict[tuple[str, int], int] = {}
         index = self.index
         n = len(norms)
         for i, word in enumerate(norms):
-            cands = index.get(word)
-            if not cands:
+            if word not in present:
                 continue
+            cands = index[word]
             for key, rest in cands:
                 end = _walk(norms, rest, 0, i + 1, n) if rest else i + 1
                 if end > 0 and end > found.get((key, i), 0):

@@ -24,9 +24,12 @@ from spacy.tokens import Doc
 from .lexicon import LEXICON_DIR, inflect, load_toml
 
 _SPACED = r"(?<![\w@$])(?:[A-Za-z][ .\-_*·]){2,}[A-Za-z](?![\w@$])"
-# a word with a letter and a digit or symbol that is followed by more of the word ("sh!t", not "you!")
-_LEET = r"(?<![\w@$])(?=[\w@$!|]*[A-Za-z])(?=[\w@$!|]*[0-9@$!|][\w@$|])[A-Za-z0-9@$!|]{3,}(?![\w@$])"
+# a run of letters, digits and leet symbols; kept when it mixes them ("sh!t", "h1t"; not "you!")
+_WORDISH = r"[A-Za-z0-9@$!|]{3,}"
 _REPEAT = r"\b\w*([A-Za-z])\1{2,}\w*\b"
+# cheap first look: a letter next to a leet symbol, a tripled letter, or spaced single letters
+_LOOK = (r"[A-Za-z][0-9@$!|][A-Za-z0-9]|[0-9@$][A-Za-z]|([A-Za-z])\1\1"
+         r"|(?<![A-Za-z])[A-Za-z][ .\-_*·][A-Za-z][ .\-_*·][A-Za-z](?![A-Za-z])")
 
 
 @lru_cache(maxsize=1)
@@ -47,10 +50,15 @@ class Normaliser:
         self.emoji = {e: w for e, w in data["emoji"].items() if e not in self._pattern_text()}
         emoji_class = "|".join(re.escape(e) for e in sorted(self.emoji, key=len, reverse=True)) or "(?!)"
         self.spaced = re.compile(_SPACED)
-        self.leet_rx = re.compile(_LEET)
+        self.wordish = re.compile(_WORDISH)
         self.repeat = re.compile(_REPEAT)
         self.emoji_rx = re.compile(emoji_class)
-        self.any = re.compile("|".join((_SPACED, _LEET, r"(?P<r>[A-Za-z])(?P=r){2,}", emoji_class)))
+        self.look = re.compile(_LOOK)
+        self.emoji_chars = frozenset(self.emoji)
+
+    def worth_a_look(self, text: str) -> bool:
+        """The cheap first look: most comments stop here."""
+        return bool(self.look.search(text)) or (not text.isascii() and not self.emoji_chars.isdisjoint(text))
 
     @staticmethod
     @lru_cache(maxsize=1)
@@ -87,9 +95,12 @@ class Normaliser:
             else:
                 if len(letters) >= 4:
                     add(m.start(), m.end(), letters)
-        for m in self.leet_rx.finditer(text):
-            word = self._word(m.group().lower().translate(self.leet))
-            if word and word != m.group().lower():
+        for m in self.wordish.finditer(text):
+            raw = m.group()
+            if raw.isalpha() or raw.isdigit() or not _mixed(raw):
+                continue
+            word = self._word(raw.lower().translate(self.leet))
+            if word and word != raw.lower():
                 add(m.start(), m.end(), word)
         for m in self.repeat.finditer(text):
             word = self._word(m.group().lower())
@@ -100,7 +111,7 @@ class Normaliser:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
-        if not self.any.search(doc.text):
+        if not self.worth_a_look(doc.text):
             return doc
         edits = self.edits(doc.text)
         if not edits:
@@ -120,6 +131,12 @@ class Normaliser:
             if span is not None and len(span) == 1:
                 span[0].norm_ = norm
         return doc
+
+
+def _mixed(raw: str) -> bool:
+    """Letters with a digit or leet symbol inside or at the start ("h1t", "$cared"), not only at the end ("you!")."""
+    core = raw.rstrip("!|")
+    return any(c.isalpha() for c in core) and any(not c.isalpha() for c in core)
 
 
 @Language.factory("nurserywatch_normalise")
