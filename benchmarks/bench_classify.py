@@ -11,6 +11,11 @@ plain keyword list (classifiers/baseline.py) on the same comments.
 `--previous REV` also runs the classifier of git revision REV (exported to a
 temporary folder) on the same comments in a child process pinned to the same
 CPU, so both versions are measured in the same run; ratios are printed.
+
+Rates are comments per CPU-second of this process (time.process_time; for the
+CLI, the child's user + system time): on a shared machine the wall clock also
+counts other programs' turns on the core, CPU time does not. Wall-clock figures
+are printed beside them.
 """
 from __future__ import annotations
 
@@ -62,30 +67,31 @@ def main() -> int:
     words = sum(len(t.split()) for t, _, _ in items)
 
     clf.classify_batch(items[:500])  # warm the tokenizer cache and lexeme tables
-    started = time.perf_counter()
+    started, wall = time.process_time(), time.perf_counter()
     flagged = 0
     for i in range(0, len(items), args.batch):
         flagged += sum(bool(r.labels) for r in clf.classify_batch(items[i:i + args.batch]))
-    batch_s = time.perf_counter() - started
+    batch_s, batch_wall = time.process_time() - started, time.perf_counter() - wall
 
     single_n = min(len(items), 5000)
-    started = time.perf_counter()
+    started = time.process_time()
     for text, platform, rating in items[:single_n]:
         clf.classify(text, platform, rating)
-    single_s = time.perf_counter() - started
+    single_s = time.process_time() - started
 
     from classifiers.baseline import KeywordBaseline
 
     kw = KeywordBaseline()
-    started = time.perf_counter()
+    started = time.process_time()
     for text, platform, rating in items:
         kw.classify(text, platform, rating)
-    kw_s = time.perf_counter() - started
+    kw_s = time.process_time() - started
 
     rate = len(items) / batch_s
     print(f"model loaded: {clf.has_model}; build_classifier {build_s:.2f} s")
-    print(f"classify_batch: {len(items)} comments ({words / len(items):.1f} words avg) in {batch_s:.2f} s "
-          f"= {rate:,.0f} comments/s on one core ({flagged / len(items):.0%} flagged)")
+    print(f"classify_batch: {len(items)} comments ({words / len(items):.1f} words avg) in {batch_s:.2f} CPU-s "
+          f"= {rate:,.0f} comments/s on one core ({flagged / len(items):.0%} flagged; wall clock "
+          f"{len(items) / batch_wall:,.0f}/s, load average {os.getloadavg()[0]:.1f})")
     print(f"classify (one at a time): {single_n / single_s:,.0f} comments/s")
     print(f"keyword list: {len(items) / kw_s:,.0f} comments/s (nurserywatch is {rate / (len(items) / kw_s):.2f}x its speed)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
@@ -105,10 +111,10 @@ clf = build_classifier(cfg.setting, cfg.roster)
 items = [tuple(i) for i in json.load(open(sys.argv[1]))]
 batch = int(sys.argv[2])
 clf.classify_batch(items[:500])
-t = time.perf_counter()
+t = time.process_time()
 for i in range(0, len(items), batch):
     clf.classify_batch(items[i:i + batch])
-print(json.dumps({"rate": len(items) / (time.perf_counter() - t),
+print(json.dumps({"rate": len(items) / (time.process_time() - t),
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -135,16 +141,17 @@ def bench_previous(rev: str, items: list[tuple], batch: int, rate: float, cli_no
 
 
 def _run_classify(lines: str, cwd: Path | None = None) -> tuple[float, float]:
-    """(seconds, child's peak RSS in MB) for one `nurserywatch classify` run (in `cwd`'s checkout)."""
+    """(CPU seconds, child's peak RSS in MB) for one `nurserywatch classify` run (in `cwd`'s checkout)."""
     config = "classifiers/data/corpus_config.toml"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "monitor", "classify", "--config", config],
                           input=lines, capture_output=True, text=True, check=True,
                           cwd=cwd or Path(__file__).resolve().parents[1])
-    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.stdout.count("\n") == lines.count("\n")
-    return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return cpu, max(before.ru_maxrss, after.ru_maxrss) / 1024
 
 
 def bench_cli(items: list[tuple], cwd: Path | None = None, label: str = "nurserywatch classify") -> float:
@@ -153,8 +160,8 @@ def bench_cli(items: list[tuple], cwd: Path | None = None, label: str = "nursery
     startup_s, _ = _run_classify(full.splitlines(keepends=True)[0], cwd)
     total_s, rss = _run_classify(full, cwd)
     n = len(items)
-    print(f"{label} (CLI, one core): {n} lines in {total_s:.2f} s = {n / total_s:,.0f} comments/s "
-          f"end to end; {n / max(total_s - startup_s, 1e-9):,.0f} comments/s after a {startup_s:.2f} s start-up; "
+    print(f"{label} (CLI, one core): {n} lines in {total_s:.2f} CPU-s = {n / total_s:,.0f} comments/s "
+          f"end to end; {n / max(total_s - startup_s, 1e-9):,.0f} comments/s after a {startup_s:.2f} CPU-s start-up; "
           f"peak RSS {rss:.0f} MB")
     return n / total_s
 

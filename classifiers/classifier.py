@@ -13,7 +13,7 @@ Post-processing order (documented in docs/classifier.md):
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,13 +99,24 @@ class Classifier:
                  author: str | None = None) -> Classification:
         """Judge one comment; `thread` is the conversation before it, oldest first, the post first."""
         c = Comment(text or "", platform, rating, bound(thread), is_setting, author)
-        return self._judge(self.nlp(c.text), c)
+        return self._judge(next(self.docs([c.text])), c)
 
     def classify_batch(self, items: Sequence[Comment | tuple]) -> list[Classification]:
         """`items` are `Comment`s, or (text, platform[, rating[, thread]]) tuples."""
         comments = [as_comment(it) for it in items]
-        docs = self.nlp.pipe([c.text for c in comments], batch_size=256)
+        docs = self.docs([c.text for c in comments])
         return [self._judge(doc, c) for doc, c in zip(docs, comments)]
+
+    def docs(self, texts: Sequence[str]) -> Iterator[Doc]:
+        """The pipeline, run by hand: tokenise, normalise with the raw text at hand (the
+        normaliser's first look reads the string; rebuilding it from the Doc costs more than
+        tokenising), then the textcat in batches."""
+        normalise = self.nlp.get_pipe(NORMALISER)
+        docs: Iterable[Doc] = (normalise.apply(self.nlp.make_doc(t), t) for t in texts)
+        for name, proc in self.nlp.pipeline:
+            if name != NORMALISER:
+                docs = proc.pipe(docs, batch_size=256) if hasattr(proc, "pipe") else map(proc, docs)
+        return iter(docs)
 
     # -- the fixed order ----------------------------------------------------
     def analyse(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> tuple[Analysis, list[Hit]]:
@@ -157,14 +168,14 @@ class Classifier:
 
     def _rules_alone(self, text: str) -> dict[str, float]:
         """An earlier message of a thread, judged by the rules alone: score / rules-only threshold."""
-        doc = self.nlp.get_pipe(NORMALISER)(self.nlp.make_doc(text))
+        doc = self.nlp.get_pipe(NORMALISER).apply(self.nlp.make_doc(text), text)
         _a, _hits, rules, _signals = self.judge_parts(doc, Comment(text))
         return {c: v / RULES_ONLY_THRESHOLD for c, v in rules.items()}
 
     def scores_batch(self, items: Sequence[Comment | tuple]) -> list[tuple[dict[str, float], dict[str, float]]]:
         """(combined score of every label, raised or not; combiner signals) per item, for evaluate."""
         comments = [as_comment(it) for it in items]
-        docs = self.nlp.pipe([c.text for c in comments], batch_size=256)
+        docs = self.docs([c.text for c in comments])
         return [self._score(doc, c)[4:] for doc, c in zip(docs, comments)]
 
     def raises(self, label: str, score: float, signals: dict[str, float], with_model: bool = True) -> bool:

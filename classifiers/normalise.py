@@ -111,9 +111,13 @@ class Normaliser:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
-        if not self.worth_a_look(doc.text):
+        return self.apply(doc, doc.text)
+
+    def apply(self, doc: Doc, text: str) -> Doc:
+        """Normalise `doc`, whose text is `text` (passed in: `doc.text` is rebuilt token by token)."""
+        if not self.worth_a_look(text):
             return doc
-        edits = self.edits(doc.text)
+        edits = self.edits(text)
         if not edits:
             return doc
         merges, used = [], set()
