@@ -139,6 +139,9 @@ async def check_account(config: Config, acc: AccountConfig, vault: Vault | None,
             when = f"expires {report.expires_at:%Y-%m-%d}" if report.expires_at else "does not expire"
             lines += _missing_lines(acc, report.scopes)
             scopes = ", ".join(report.scopes)
+        elif stored is not None and stored.scopes:  # what debug_token said at `connect`
+            kind, scopes = f"{stored.kind} token", ", ".join(stored.scopes) + " (as granted at connect)"
+            lines += _missing_lines(acc, stored.scopes)
         else:
             kind, scopes = "token", f"unknown (set {id_env} and {secret_env} to check them)"
         return [Line("ok", acc.label, f"{kind}, valid, {when}; watching {watched}; permissions: {scopes}")] + lines

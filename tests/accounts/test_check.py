@@ -135,3 +135,21 @@ def test_an_x_app_only_token_watches_read_only_and_says_hiding_is_unavailable(db
     lines = check(cfg, clock, transport=httpx.MockTransport(x))
     assert any("app-only bearer token, valid; watching @littleacorns read-only" in line for line in levels(lines, "ok"))
     assert any("cannot hide replies" in line for line in levels(lines, "warn"))
+
+
+def test_a_connected_page_is_checked_with_the_permissions_granted_at_connect(db_url, tmp_path, clock, sessions,
+                                                                            monkeypatch):
+    from monitor.accounts.vault import Credential, Vault
+    from monitor.core.store import sync_config
+
+    for name in ("META_APP_ID", "META_APP_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = config(db_url, tmp_path, accounts=[{"platform": "facebook", "id": "1000", "api_base": "https://graph.test/v25.0"}])
+    with sessions.begin() as s:
+        vault = Vault(sessions, sync_config(s, cfg).id)
+    vault.save(Credential("facebook", "1000", "page", {"access_token": "page-token", "grant_id": "g"}, label="Little Acorns",
+                          scopes=["pages_show_list", "pages_read_engagement", "pages_read_user_content"]), clock())
+    lines = check(cfg, clock, vault=vault, transport=graph("page-token"))
+    assert any("as granted at connect" in line and "watching Little Acorns" in line for line in levels(lines, "ok"))
+    assert any("missing permission pages_manage_engagement" in w for w in levels(lines, "warn"))
+    assert not any("1000" in f for f in levels(lines, "fail"))
