@@ -115,8 +115,12 @@ class AccountCredentials:
             return True
 
     def identity(self) -> str | None:
-        """Changes when a person gives new credentials, not when a token is renewed."""
-        self._sync()
+        """Changes when a person gives new credentials, not when a token is renewed.
+        Never raises: an unreadable vault shows up when the token is asked for."""
+        try:
+            self._sync()
+        except AuthFailed:
+            pass
         if self.account.token_env:
             return fingerprint(os.environ.get(self.account.token_env))
         if self.account.refresh_token_env:

@@ -124,3 +124,17 @@ def test_an_x_app_only_token_watches_but_says_why_it_cannot_hide(monkeypatch, cl
     assert "app-only token, which can read replies but not hide them" in creds.hide_unavailable()
     monkeypatch.setenv("X_BEARER", "dXNlci1jb250ZXh0LXRva2Vu")
     assert creds.hide_unavailable() is None
+
+
+def test_a_wrong_vault_key_fails_the_account_with_the_reason_but_never_the_identity(server, clock, vault, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from monitor.accounts.vault import KEY_ENV, Vault
+
+    account = AccountConfig(platform="google", id="accounts/1/locations/2", token_url=TOKEN_URL)
+    vault.save(Credential("google", account.id, "oauth2", {"refresh_token": "rt", "grant_id": "g"}), clock())
+    monkeypatch.setenv(KEY_ENV, Fernet.generate_key().decode())
+    creds = AccountCredentials(account, vault=Vault(vault.sessions, vault.setting_id), clock=clock)
+    creds.identity()  # does not raise: the pipeline asks for it before polling
+    with pytest.raises(AuthFailed, match="cannot be decrypted"):
+        run(creds.token())
