@@ -153,3 +153,38 @@ def test_a_connected_page_is_checked_with_the_permissions_granted_at_connect(db_
     assert any("as granted at connect" in line and "watching Little Acorns" in line for line in levels(lines, "ok"))
     assert any("missing permission pages_manage_engagement" in w for w in levels(lines, "warn"))
     assert not any("1000" in f for f in levels(lines, "fail"))
+
+
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+def test_the_check_command_exits_non_zero_on_a_refused_smtp_login_and_zero_when_all_works(db_url, tmp_path,
+                                                                                          smtp_auth, monkeypatch, capsys):
+    from monitor.cli.main import main
+
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[setting]
+name = "Willowbrook"
+[database]
+url = "{db_url}"
+[web]
+base_url = "https://watch.acorns.example"
+[email]
+from = "alerts@acorns.example"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_auth}
+smtp_starttls = false
+smtp_username_env = "NW_SMTP_USER"
+smtp_password_env = "NW_SMTP_PASS"
+[[recipients]]
+name = "Jo"
+email = "jo@acorns.example"
+roles = ["manager", "dsl"]
+[[accounts]]
+platform = "demo"
+id = "page-1"
+""")
+    assert main(["check", "--config", str(path), "--online"]) == 0
+    assert "0 failure(s)" in capsys.readouterr().out
+    monkeypatch.setenv("NW_SMTP_PASS", "wrong")
+    assert main(["check", "--config", str(path), "--online"]) == 1
+    assert "login refused" in capsys.readouterr().out
