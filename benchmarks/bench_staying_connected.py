@@ -71,6 +71,7 @@ async def main(minutes: float, every: float, after: float) -> None:
         await asyncio.sleep(every)
     with rt.sessions() as s:
         alerts = s.scalar(select(func.count(Alert.id)))
+    refused_while_watching = api.refused
     oauth.revoke_all()
     revoked_at = time.monotonic()
     while time.monotonic() - revoked_at < after:
@@ -79,7 +80,8 @@ async def main(minutes: float, every: float, after: float) -> None:
     with rt.sessions() as s:
         reconnect = s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.kind == "reconnect"))
     print(f"ran {minutes:g} min, a cycle every {every:g} s, 20 s access tokens")
-    print(f"  renewals: {creds.renewals}  token requests: {oauth.token_requests}  API calls refused: {api.refused}")
+    print(f"  renewals: {creds.renewals}  token requests: {oauth.token_requests}  "
+          f"API calls refused while watching: {refused_while_watching}")
     print(f"  flagged reviews: {flagged}  alerts: {alerts}")
     print(f"  cycle time: median {statistics.median(durations) * 1000:.1f} ms, worst {max(durations) * 1000:.1f} ms "
           f"({len(durations)} cycles)")
