@@ -6,11 +6,13 @@ Each action has its own salt, so an acknowledgement token cannot hide a comment.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-ACTIONS = ("ack", "hide")
+ACTIONS = ("ack", "hide", "login")  # login: (sign-in row id, recipient id), expiry from the row
 
 
 class LinkError(Exception):
@@ -43,6 +45,10 @@ class LinkSigner:
 
     def url(self, action: str, alert_id: int, recipient_id: int) -> str:
         return f"{self.base_url}/{action[0]}/{self.token(action, alert_id, recipient_id)}"
+
+    def mac(self, purpose: str, value: str) -> str:
+        """A keyed hash of `value` for `purpose` (CSRF tokens bound to a cookie)."""
+        return hmac.new(self._secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def verify(self, action: str, token: str) -> LinkClaims:
         try:

@@ -21,6 +21,7 @@ from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.core.types import CycleReport
+from monitor.accounts.testalert import send_test_alert
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
 
@@ -50,7 +51,8 @@ def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] 
     app = create_app(
         WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors),
                 health=rt.health, meta_webhook=meta_webhook(rt, wake),
-                hide_unavailable=lambda account_id: hide_unavailable(rt, account_id))
+                hide_unavailable=lambda account_id: hide_unavailable(rt, account_id),
+                send_test_alert=lambda to: send_test_alert(rt.config, rt.sessions, rt.transport, rt.clock, to))
     )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return WebServer(config)

@@ -27,6 +27,8 @@ from connectors.base import (
 )
 from monitor.judging import classify_each, unjudged
 from monitor.metrics import API_PLATFORM
+from monitor.phrase_rules import PhraseRules
+from monitor.roster import refresh_classifier
 from monitor.core.models import Account, AccountState, Finding, Item
 from monitor.recheck import recheck_due
 from monitor.runtime import Runtime, credential_identity
@@ -132,6 +134,7 @@ def _fix(rt: Runtime, acc: Account) -> str | None:
 
 def classify_pending(rt: Runtime, report: CycleReport) -> None:
     """Classify stored items not yet classified; alert on what warrants it."""
+    refresh_classifier(rt)  # a roster edited on the Roster page is used from the next cycle
     while True:
         with rt.sessions() as session:
             pending = session.scalars(
@@ -143,6 +146,9 @@ def classify_pending(rt: Runtime, report: CycleReport) -> None:
         if not pending:
             return
         outcomes = classify_each(rt.classifier, [(i.text, i.platform, i.rating) for i in pending])
+        with rt.sessions() as session:  # the setting's own always/never phrases, read each batch
+            rules = PhraseRules.load(session, rt.setting_id)
+        outcomes = [rules.apply(i.text, o) for i, o in zip(pending, outcomes)]
         results = []
         for item, outcome in zip(pending, outcomes):
             if isinstance(outcome, Exception):

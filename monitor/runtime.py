@@ -25,6 +25,8 @@ from monitor.core.settings import Config, ConfigError
 from monitor.core.store import sync_config
 from monitor.health import Health
 from monitor.metrics import instrument
+from monitor import roster
+from monitor.feedback_training import current_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Runtime:
     connectors: dict[int, Connector] = field(default_factory=dict)  # account id -> connector
     credentials: dict[int, AccountCredentials | None] = field(default_factory=dict)  # None: the demo
     health: Health | None = None  # readiness, metrics and the dead-man's switch (monitor.health)
+    roster_seen: tuple | None = None  # the roster the classifier was built with (None: injected classifier)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -70,18 +73,23 @@ def build_runtime(
     with sessions.begin() as session:
         setting = sync_config(session, config)
         setting_id = setting.id
+        roster.seed_from_config(session, setting_id, config.roster, clock())  # once: then the Roster page owns it
+        names = roster.as_config(session, setting_id, config.roster)
+        roster_seen = None if classifier else roster.fingerprint(session, setting_id)
     http = instrument(http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False))
     transport = transport or make_transport(config)
     rt = Runtime(
         config=config,
         sessions=sessions,
         setting_id=setting_id,
-        classifier=classifier or build_classifier(config.setting, config.roster, options=config.classifier),
+        classifier=classifier or build_classifier(config.setting, names, model_dir=current_model_dir(config),
+                                                  options=config.classifier),
         transport=transport,
         notifiers=build_notifiers(config, email_transport=transport),
         alert_env=AlertEnv.from_config(config, setting_id, secret_key),
         http=http,
         clock=clock,
+        roster_seen=roster_seen,
     )
     rt.health = Health.from_config(config, sessions, clock, http)
     with sessions() as session:

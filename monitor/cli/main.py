@@ -13,6 +13,7 @@ from connectors.cli import register as register_account_commands
 from monitor.accounts.cli import register as register_accounts
 from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
+from monitor.cli.feedback import register as register_train_feedback
 from monitor.core.settings import ConfigError, add_config_option, load_config
 from monitor.logs import TEXT_FORMAT, use_format as use_log_format
 
@@ -24,6 +25,7 @@ log = logging.getLogger("nurserywatch")
 COMMAND_GROUPS = (
     register_classify, register_classifier_commands, register_account_commands,
     register_alert_commands, register_digest, register_accounts,
+    register_train_feedback,  # adds --with-feedback to the classifiers' `train`, so after them
 )
 
 

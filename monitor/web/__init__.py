@@ -1,10 +1,11 @@
-"""The web surfaces: today the pages behind each alert email's links.
+"""The web surfaces: the pages behind each alert email's links and the
+manager's web app (sign-in, inbox, outcomes, teaching, roster, admin, audit).
 
-`pages` holds the acknowledgement, record-of-concern and hide pages; new
-surfaces (a manager's inbox, webhooks) become sibling modules mounted by
-`create_app`.
+Each surface is a sibling module with `routes(deps)`; `app.create_app` mounts
+them all.
 """
-from monitor.web.pages import WebDeps, connector_hider, create_app
+from monitor.web.app import create_app
+from monitor.web.pages import WebDeps, connector_hider
 from monitor.web.webhooks import MetaWebhook
 
 __all__ = ["MetaWebhook", "WebDeps", "connector_hider", "create_app"]

@@ -17,7 +17,6 @@ from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,6 +27,7 @@ from alerts.emails import highlight, safe_url
 from alerts.links import LinkError
 from alerts.policy import CATEGORY_TITLES, POLICY
 from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
+from alerts.visibility import may_see
 from connectors.base import Connector, ConnectorError, HideRefused
 from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
@@ -69,6 +69,7 @@ class WebDeps:
     env: AlertEnv
     clock: Callable[[], datetime]
     hide: HideFn | None = None  # None: the page never offers hiding
+    send_test_alert: Callable[[str], object] | None = None  # (email) -> a [TEST] alert by the real route; None: no button
     health: Health | None = None  # None: /readyz checks the database and the outbox only
     meta_webhook: webhooks.MetaWebhook | None = None  # None: /webhooks/meta answers 404
     hide_unavailable: Callable[[int], str | None] | None = None  # account id -> why it cannot hide, or None
@@ -82,14 +83,17 @@ class LinkProblem(Exception):
         self.status, self.title, self.message = status, title, message
 
 
-def _page(request: Request, name: str, ctx: dict, status: int = 200) -> Response:
+def page(request: Request, name: str, ctx: dict, status: int = 200) -> Response:
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)
     resp.headers.update(SECURITY_HEADERS)
     return resp
 
 
-def _problem(request: Request, p: LinkProblem) -> Response:
-    return _page(request, "problem.html", {"title": p.title, "message": p.message}, p.status)
+_page = page
+
+
+def problem_page(request: Request, p: LinkProblem) -> Response:
+    return page(request, "problem.html", {"title": p.title, "message": p.message}, p.status)
 
 
 def _resolve(deps: WebDeps, session: Session, action: str, token: str, *, lock: bool) -> tuple[Alert, Recipient]:
@@ -105,7 +109,7 @@ def _resolve(deps: WebDeps, session: Session, action: str, token: str, *, lock: 
     recipient = session.get(Recipient, claims.recipient_id)
     if alert is None or recipient is None or alert.setting_id != deps.env.setting_id or recipient.setting_id != alert.setting_id:
         raise LinkProblem(404, "Alert not found", "This alert no longer exists here.")
-    if not recipient.active or recipient.id not in {r.id for r in audience(session, deps.env, alert)}:
+    if not may_see(session, deps.env, recipient, alert):
         raise LinkProblem(403, "This link is not for this alert",
                           "This alert was not sent to the person this link belongs to. Ask the manager or the DSL.")
     return alert, recipient
@@ -154,7 +158,9 @@ def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipie
     }
 
 
-def create_app(deps: WebDeps) -> Starlette:
+def routes(deps: WebDeps) -> list[Route]:
+    """The pages behind the email links (`create_app` in monitor/web/app.py mounts them)."""
+
     async def alert_page(request: Request) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
@@ -238,23 +244,13 @@ def create_app(deps: WebDeps) -> Starlette:
             ctx = _alert_ctx(deps, session, alert, recipient, ack_token) | {"flash": "The comment is now hidden on the platform."}
             return _page(request, "alert.html", ctx)
 
-    async def home(request: Request) -> Response:
-        return _page(request, "home.html", {"setting_name": deps.env.setting_name})
-
-    async def link_problem(request: Request, exc: Exception) -> Response:
-        return _problem(request, exc)
-
-    return Starlette(
-        exception_handlers={LinkProblem: link_problem},
-        routes=[
-            Route("/", home),
-            Route("/a/{token}", alert_page, methods=["GET"]),
-            Route("/a/{token}", alert_ack, methods=["POST"]),
-            Route("/a/{token}/note", alert_note, methods=["POST"]),
-            Route("/a/{token}/record", record_page, methods=["GET"]),
-            Route("/h/{token}", hide_page, methods=["GET"]),
-            Route("/h/{token}", hide_post, methods=["POST"]),
-            *health_routes(deps.health or Health(deps.sessions, deps.clock)),
-            *webhooks.routes(deps),
-        ]
-    )
+    return [
+        Route("/a/{token}", alert_page, methods=["GET"]),
+        Route("/a/{token}", alert_ack, methods=["POST"]),
+        Route("/a/{token}/note", alert_note, methods=["POST"]),
+        Route("/a/{token}/record", record_page, methods=["GET"]),
+        Route("/h/{token}", hide_page, methods=["GET"]),
+        Route("/h/{token}", hide_post, methods=["POST"]),
+        *health_routes(deps.health or Health(deps.sessions, deps.clock)),
+        *webhooks.routes(deps),
+    ]

@@ -299,4 +299,6 @@ def test_connector_hider_calls_the_accounts_connector():
 
 def test_health_and_home(world, client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert "Little Acorns Nursery" in client.get("/").text
+    home = client.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/login"  # no session: the sign-in page
+    assert "Little Acorns Nursery" in client.get("/login").text

@@ -3,6 +3,7 @@ from alembic import context
 
 from monitor.core.db import make_engine
 from monitor.core.models import Base
+import monitor.core.webmodels  # noqa: F401  (the web app's tables join Base.metadata)
 
 config = context.config
 engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
