@@ -7,6 +7,7 @@ the stage's parser and sends plain `train` on unchanged.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 
 from monitor.core.settings import ConfigError, load_config
@@ -44,6 +45,10 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
             examples = feedback_examples(session, setting.id) if setting else []
     finally:
         db.dispose()
+    if "extra" not in inspect.signature(train).parameters:  # until classifiers/train.py takes extra examples
+        print("train --with-feedback: this version's trainer cannot add examples to the train split yet "
+              "(classifiers.train.train needs an `extra` parameter); nothing was trained", file=sys.stderr)
+        return 1
     seed = SEED if args.seed is None else args.seed
     try:
         report = retrain(

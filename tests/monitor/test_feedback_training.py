@@ -101,3 +101,29 @@ def test_train_with_feedback_says_so_when_there_are_no_examples(tmp_path, capsys
                     f'[database]\nurl = "{cfg.database.url}"\n')
     assert main(["train", "--with-feedback", "--config", str(path)]) == 1
     assert "no labelled examples yet" in capsys.readouterr().err
+
+
+def test_train_with_feedback_trains_only_with_a_trainer_that_takes_the_examples(tmp_path, capsys, make_config, sessions):
+    """With examples stored, the command reaches the trainer: today's trainer must accept `extra`,
+    or the command says so and trains nothing."""
+    import inspect
+
+    from classifiers.train import train
+    from monitor.cli.main import main
+    from monitor.core.models import Setting
+
+    cfg = make_config()
+    with sessions.begin() as s:
+        setting = Setting(key="little-acorns", name="Little Acorns", timezone="Europe/London")
+        s.add(setting)
+        s.flush()
+        s.add(LabelledExample(setting_id=setting.id, source="not_a_concern", text="Smack Lane park",
+                              platform="facebook", labels=[], created_at=NOW))
+    if "extra" in inspect.signature(train).parameters:
+        pytest.skip("the trainer takes extra examples: the real run is benchmarks/bench_feedback_training.py")
+    path = tmp_path / "nw.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[setting]\nname = "Little Acorns"\n'
+                    f'[database]\nurl = "{cfg.database.url}"\n')
+    assert main(["train", "--with-feedback", "--config", str(path)]) == 1
+    assert "nothing was trained" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
