@@ -45,7 +45,7 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
             examples = feedback_examples(session, setting.id) if setting else []
     finally:
         db.dispose()
-    if "extra" not in inspect.signature(train).parameters:  # until classifiers/train.py takes extra examples
+    if examples and "extra" not in inspect.signature(train).parameters:  # until train() takes extra examples
         print("train --with-feedback: this version's trainer cannot add examples to the train split yet "
               "(classifiers.train.train needs an `extra` parameter); nothing was trained", file=sys.stderr)
         return 1
