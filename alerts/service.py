@@ -22,6 +22,7 @@ from alerts.policy import CATEGORY_TITLES
 from alerts.routing import Subject, route
 from monitor.core.platforms import attachment_words
 from monitor.core.models import Alert, Item, OutboxMessage, Recipient
+from monitor.core.platforms import off_page
 from monitor.core.settings import Config, RouteConfig
 from monitor.core.types import CATEGORIES, Classification, Evidence
 
@@ -161,6 +162,8 @@ def alert_context(
         "posted_local": item.created_at.astimezone(env.timezone).strftime("%a %d %b %Y, %H:%M"),
         "author": item.author_name,
         "permalink": safe_url(item.permalink),
+        "off_page": off_page(item.platform, item.kind),
+        "source": item.source,
         "segments": highlight(item.text, evidence),
         "attachment": attachment_words(item.attachment_type),
         "reasons": alert_reasons(item),

@@ -17,9 +17,12 @@ from connectors.auth import Credentials
 from connectors.base import Connector
 from connectors.demo import DemoConnector
 from connectors.facebook import FacebookConnector
+from connectors.feeds import FeedConnector
 from connectors.google import GoogleConnector
 from connectors.instagram import InstagramConnector
+from connectors.mailbox import MailboxConnector
 from connectors.x import XConnector
+from connectors.x_search import XSearchConnector
 from monitor.core.settings import AccountConfig
 
 Factory = Callable[[AccountConfig, "Credentials | str | None", httpx.AsyncClient, Callable[[], datetime]], Connector]
@@ -30,6 +33,9 @@ REGISTRY: dict[str, Factory] = {
     "instagram": InstagramConnector,
     "x": XConnector,
     "google": GoogleConnector,
+    "x_search": XSearchConnector,
+    "feeds": FeedConnector,
+    "mailbox": MailboxConnector,
 }
 
 

@@ -144,6 +144,7 @@ class Item(Base):
     fetched_at: Mapped[datetime]
     classified_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]  # removed on the platform (a webhook or a re-read said so); the record stays
+    source: Mapped[str | None] = mapped_column(String(200))  # where an item off the setting's own page was found
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped[Account] = relationship()

@@ -46,6 +46,29 @@ class GoogleOptions(PlatformOptions):
     account_id: str | None = None  # when `id` is only the location id
 
 
+class XSearchOptions(PlatformOptions):
+    names: list[str] = []  # searched on their own; default: [setting] name
+    aliases: list[str] = []  # short names, searched only beside the town; default: [setting] aliases
+    town: str | None = None  # default: [setting] town
+    handle: str | None = None  # the setting's own X handle: its posts and posts tagging it are left out
+    backfill_days: int = Field(7, ge=1, le=7)  # recent search reaches 7 days
+
+
+class FeedOptions(PlatformOptions):
+    url: str = Field(pattern=r"^https?://")  # the RSS or Atom address
+
+
+class MailboxOptions(PlatformOptions):
+    host: str
+    port: int = Field(993, gt=0, lt=65536)
+    starttls: bool = False  # false: TLS from the start (port 993); true: STARTTLS (port 143)
+    username: str
+    folder: str = "INBOX"
+    allow: list[str] = Field(min_length=1)  # forwarding addresses, or "@domain"; mail from others is ignored
+    ca_file: str | None = None  # a private CA's certificate, when the server's is not publicly trusted
+    max_per_poll: int = Field(200, ge=1, le=5000)
+
+
 class DemoOptions(PlatformOptions):
     per_cycle: int = Field(3, ge=1)  # sample comments replayed per cycle
 
@@ -58,6 +81,7 @@ class PlatformFacts:
     hideable: frozenset[str]  # item kinds the platform lets the owner hide
     options: type[PlatformOptions]
     needs_token: bool = True
+    off_page: bool = False  # finds the setting named elsewhere: nothing to hide, only to report
 
     def can_hide(self, kind: str) -> bool:
         return kind in self.hideable
@@ -82,6 +106,10 @@ PLATFORMS: dict[str, PlatformFacts] = {
         ),
         PlatformFacts("x", "X account", "https://api.x.com/2", frozenset({"reply"}), XOptions),
         PlatformFacts("google", "Google reviews", "https://mybusiness.googleapis.com/v4", frozenset(), GoogleOptions),
+        PlatformFacts("x_search", "X search for the setting's name", "https://api.x.com/2", frozenset(), XSearchOptions,
+                      off_page=True),
+        PlatformFacts("feeds", "watched web feed", None, frozenset(), FeedOptions, needs_token=False, off_page=True),
+        PlatformFacts("mailbox", "forwarding mailbox", None, frozenset(), MailboxOptions, off_page=True),
         PlatformFacts(
             "demo", "demo page", None, frozenset({"post", "comment", "reply", "mention", "review"}), DemoOptions,
             needs_token=False,
@@ -110,6 +138,12 @@ def attachment_words(kind: str | None) -> str | None:
     if not kind:
         return None
     return ATTACHMENT_WORDS.get(kind, "an attachment")
+
+
+def off_page(platform: str, kind: str) -> bool:
+    """Not on the setting's own page (a search hit, a feed entry, forwarded mail, an @mention elsewhere)."""
+    facts = PLATFORMS.get(platform)
+    return bool(facts and facts.off_page) or kind == "mention"
 
 
 def display_name(platform: str) -> str:

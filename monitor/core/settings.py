@@ -31,7 +31,7 @@ from pydantic import (
 from monitor.core.platforms import PLATFORMS, PlatformOptions
 from monitor.core.types import Category
 
-Platform = Literal["facebook", "instagram", "x", "google", "demo"]
+Platform = Literal["facebook", "instagram", "x", "google", "demo", "x_search", "feeds", "mailbox"]
 Role = Literal["manager", "dsl", "deputy", "owner", "admin"]
 SeverityName = Literal["low", "medium", "high"]
 
@@ -397,6 +397,22 @@ class Config(_Section):
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _search_names_from_the_setting(self) -> "Config":
+        """An x_search account searches the setting's name, aliases and town unless it names its own."""
+        s = self.setting
+        accounts = []
+        for acc in self.accounts:
+            if acc.platform == "x_search":
+                o = acc.options
+                opts = o.model_copy(update={"names": list(o.names) or [s.name],
+                                            "aliases": list(o.aliases) or list(s.aliases),
+                                            "town": o.town or s.town})
+                acc = acc.model_copy(update={"options": opts})
+            accounts.append(acc)
+        object.__setattr__(self, "accounts", accounts)
+        return self
 
     @model_validator(mode="after")
     def _unique_accounts(self) -> "Config":

@@ -76,6 +76,7 @@ def store_batch(session: Session, account: Account, batch: Batch, now: datetime)
             is_hidden=it.is_hidden,
             attachment_type=it.attachment_type,
             attachment_url=it.attachment_url,
+            source=(it.source or "")[:200] or None,
             fetched_at=now,
             needs_review=False,
         )

@@ -35,6 +35,7 @@ class FetchedItem:
     updated_at: datetime | None = None
     attachment_type: str | None = None  # photo, sticker, animated_image_share (GIF), video, link...
     attachment_url: str | None = None
+    source: str | None = None  # where it was found, for items not on the setting's own page
 
 
 CursorKey = tuple[str, str]  # (stream, parent); parent "" for account-wide streams

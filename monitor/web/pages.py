@@ -31,6 +31,7 @@ from alerts.visibility import may_see
 from connectors.base import Connector, ConnectorError, HideRefused
 from monitor.core.platforms import PLATFORM_NAMES
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
+from monitor.core.platforms import off_page
 from monitor.health import Health
 from monitor.web.health import health_routes
 from monitor.web import webhooks
@@ -144,6 +145,7 @@ def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipie
         "can_hide": bool(deps.hide and item.can_hide and not item.is_hidden and not _hide_unavailable(deps, item)),
         "hide_unavailable": _hide_unavailable(deps, item) if item.can_hide and not item.is_hidden else None,
         "permalink": safe_url(item.permalink),
+        "off_page": off_page(item.platform, item.kind),
         "setting_name": deps.env.setting_name,
         "segments": highlight(item.text, evidence),
         "reasons": alert_reasons(item),

@@ -1,0 +1,3 @@
+from connectors.feeds.connector import FeedConnector
+
+__all__ = ["FeedConnector"]

@@ -1,0 +1,3 @@
+from connectors.mailbox.connector import MailboxConnector
+
+__all__ = ["MailboxConnector"]

@@ -1,0 +1,3 @@
+from connectors.x_search.connector import XSearchConnector
+
+__all__ = ["XSearchConnector"]
