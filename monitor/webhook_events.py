@@ -33,7 +33,7 @@ from alerts.ack import audit
 from connectors.base import ConnectorError, RateLimited, TemporaryFailure
 from connectors.facebook.webhook import resolve as resolve_facebook
 from connectors.instagram.webhook import resolve as resolve_instagram
-from connectors.webhook import Change, MalformedDelivery, MetaChange, meta_changes
+from connectors.webhook import Change, MalformedDelivery, meta_changes
 from monitor.core.db import insert_ignoring_conflict
 from monitor.core.models import Account, Alert, Finding, Item, WebhookEvent, WebhookState
 from monitor.core.store import store_batch
@@ -49,6 +49,8 @@ RESOLVERS: dict[str, Callable[..., Awaitable[list[Change]]]] = {
     "instagram": resolve_instagram,
 }
 CLAIM_BATCH = 50
+FETCH_AT_ONCE = 8  # targeted fetches in flight per batch
+SENDERS = 4  # SMTP connections at once after a batch
 MAX_ATTEMPTS = 8  # backoff 1, 2, 4 ... 64 minutes: about two hours, then failed
 STALE_CLAIM = timedelta(minutes=5)  # a worker that died mid-event loses its claim
 
@@ -106,36 +108,72 @@ def _claim(rt: Runtime, now: datetime) -> list[int]:
         return claimed
 
 
-async def process_due(rt: Runtime) -> EventReport:
+async def process_due(rt: Runtime, *, batches: int | None = None) -> EventReport:
+    """Claim and process due events, CLAIM_BATCH at a time (all of them when `batches` is None).
+
+    Within a batch the targeted fetches run side by side (at most FETCH_AT_ONCE);
+    what they found is applied in the order the deliveries arrived, so an edit
+    or a removal never overtakes the comment it is about.
+    """
     report = EventReport()
     accounts = _accounts(rt)
-    while ids := _claim(rt, rt.clock()):
-        for event_id in ids:
-            report.events += 1
-            await _process(rt, event_id, accounts, report)
+    done = 0
+    while (batches is None or done < batches) and (ids := _claim(rt, rt.clock())):
+        done += 1
+        report.events += len(ids)
+        gate = asyncio.Semaphore(FETCH_AT_ONCE)
+
+        async def resolve(event_id: int) -> tuple[int, object]:
+            async with gate:
+                try:
+                    return event_id, await _resolve(rt, event_id, accounts)
+                except Exception as err:  # kept as a value: applied (or retried) in order below
+                    return event_id, err
+
+        for event_id, outcome in await asyncio.gather(*(resolve(i) for i in ids)):
+            _settle(rt, event_id, outcome, report)
     return report
 
 
-async def _process(rt: Runtime, event_id: int, accounts: dict, report: EventReport) -> None:
+async def _resolve(rt: Runtime, event_id: int, accounts: dict) -> list[tuple[int, list[Change]]]:
+    """The event's changes, completed through the connectors: [(account id, changes)]."""
     with rt.sessions() as session:
         body = session.get(WebhookEvent, event_id).body
     try:
         changes = meta_changes(json.loads(body), rt.clock())
-        for mc in changes:
-            report.stored += await _apply_change(rt, mc, accounts)
-    except (ValueError, MalformedDelivery) as err:
-        _finish(rt, event_id, WebhookState.failed, f"not a Meta webhook payload: {err}"[:500])
+    except ValueError as err:  # bad JSON included
+        raise MalformedDelivery(str(err)) from None
+    out = []
+    for mc in changes:
+        account_id = accounts.get((mc.platform, mc.entry_id))
+        connector = rt.connectors.get(account_id) if account_id else None
+        if connector is None:
+            log.info("webhook: %s %s is not a watched account; change ignored", mc.platform, mc.entry_id)
+            continue
+        out.append((account_id, await RESOLVERS[mc.platform](connector, mc)))
+    return out
+
+
+def _settle(rt: Runtime, event_id: int, outcome: object, report: EventReport) -> None:
+    if isinstance(outcome, MalformedDelivery):
+        _finish(rt, event_id, WebhookState.failed, f"not a Meta webhook payload: {outcome}"[:500])
         log.error("webhook event %s: not a Meta webhook payload; marked failed", event_id)
         report.failed += 1
-        return
-    except ConnectorError as err:
-        _retry(rt, event_id, err, report)
-        return
-    except Exception as err:  # a bug must not lose the event: retried, then kept as failed
-        log.debug("webhook event %s: unexpected error", event_id, exc_info=True)  # debug only: may quote data
-        _retry(rt, event_id, TemporaryFailure(f"unexpected {type(err).__name__}"), report)
-        return
-    _finish(rt, event_id, WebhookState.done, None)
+    elif isinstance(outcome, ConnectorError):
+        _retry(rt, event_id, outcome, report)
+    elif isinstance(outcome, Exception):  # a bug must not lose the event: retried, then kept as failed
+        log.debug("webhook event %s: unexpected error", event_id, exc_info=outcome)  # debug only: may quote data
+        _retry(rt, event_id, TemporaryFailure(f"unexpected {type(outcome).__name__}"), report)
+    else:
+        now = rt.clock()
+        with rt.sessions.begin() as session:
+            for account_id, changes in outcome:
+                acc = session.get(Account, account_id)
+                heard(acc, now)
+                for ch in changes:
+                    report.stored += apply(session, rt.setting_id, acc, ch, now)
+            ev = session.get(WebhookEvent, event_id)
+            ev.state, ev.processed_at, ev.claimed_at, ev.last_error = WebhookState.done.value, now, None, None
 
 
 def _finish(rt: Runtime, event_id: int, state: WebhookState, error: str | None) -> None:
@@ -158,23 +196,6 @@ def _retry(rt: Runtime, event_id: int, err: ConnectorError, report: EventReport)
         wait = timedelta(minutes=2 ** (ev.attempts - 1))
         ev.next_attempt_at = max(err.until, now + wait) if isinstance(err, RateLimited) else now + wait
         log.warning("webhook event %s: %s; retrying at %s", event_id, type(err).__name__, ev.next_attempt_at.isoformat())
-
-
-async def _apply_change(rt: Runtime, mc: MetaChange, accounts: dict) -> int:
-    account_id = accounts.get((mc.platform, mc.entry_id))
-    connector = rt.connectors.get(account_id) if account_id else None
-    if connector is None:
-        log.info("webhook: %s %s is not a watched account; change ignored", mc.platform, mc.entry_id)
-        return 0
-    changes = await RESOLVERS[mc.platform](connector, mc)
-    now = rt.clock()
-    stored = 0
-    with rt.sessions.begin() as session:
-        acc = session.get(Account, account_id)
-        heard(acc, now)
-        for ch in changes:
-            stored += apply(session, rt.setting_id, acc, ch, now)
-    return stored
 
 
 def apply(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> int:
@@ -211,10 +232,16 @@ def _edited(session: Session, setting_id: int, acc: Account, ch: Change, now: da
 
 
 async def process_and_alert(rt: Runtime) -> EventReport:
-    """What the daemon runs when a delivery arrives: events, then classify and send at once."""
-    report = await process_due(rt)
-    if report.events:
+    """What the daemon runs when a delivery arrives: a batch of events, then
+    classify and send at once, and again while more are waiting (so a steady
+    stream of events never holds back the alerts of the first ones)."""
+    total = EventReport()
+    while (report := await process_due(rt, batches=1)).events:
+        total.events, total.stored, total.failed = (total.events + report.events, total.stored + report.stored,
+                                                    total.failed + report.failed)
         cycle = CycleReport()
         classify_pending(rt, cycle)
-        await asyncio.to_thread(deliver, rt, cycle)  # SMTP off the event loop: the web server keeps answering
-    return report
+        # SMTP off the event loop (the web server keeps answering), several connections at once:
+        # each worker claims its own outbox rows
+        await asyncio.gather(*(asyncio.to_thread(deliver, rt, cycle) for _ in range(SENDERS)))
+    return total
