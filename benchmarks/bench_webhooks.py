@@ -114,14 +114,45 @@ def send_events(url: str, comments: dict, rate: float, seconds: float, sent: dic
                                             "parent_id": POST, "created_time": int(time.time())}}]}]}).encode()
             sent[n] = time.monotonic()
             t0 = time.monotonic()
-            resp = client.post(url, content=body, headers={"x-hub-signature-256": sign(SECRET, body),
-                                                            "content-type": "application/json"})
+            try:
+                resp = client.post(url, content=body, headers={"x-hub-signature-256": sign(SECRET, body),
+                                                                "content-type": "application/json"})
+            except httpx.HTTPError as err:
+                print(f"event {n}: {type(err).__name__}", file=sys.stderr)
+                continue
             answers.append(time.monotonic() - t0)
             if resp.status_code != 200:
                 print(f"event {n}: HTTP {resp.status_code}", file=sys.stderr)
 
 
+STAGES: dict[str, list[float]] = {}
+
+
+def timed(module, name: str) -> None:
+    """Record how long each call of module.name takes (stage times for the report)."""
+    inner = getattr(module, name)
+    if asyncio.iscoroutinefunction(inner):
+        async def wrapper(*a, **kw):
+            t = time.monotonic()
+            try:
+                return await inner(*a, **kw)
+            finally:
+                STAGES.setdefault(name, []).append(time.monotonic() - t)
+    else:
+        def wrapper(*a, **kw):
+            t = time.monotonic()
+            try:
+                return inner(*a, **kw)
+            finally:
+                STAGES.setdefault(name, []).append(time.monotonic() - t)
+    setattr(module, name, wrapper)
+
+
 async def run(args) -> None:
+    import monitor.webhook_events as events
+
+    for name in ("process_due", "classify_pending", "deliver"):
+        timed(events, name)
     tmp = Path(tempfile.mkdtemp(prefix="nw-bench-webhooks-"))
     os.environ.update({"NURSERYWATCH_SECRET_KEY": "bench-secret-key-0123456789abcdef", "FB_TOKEN": "page-token",
                        "META_APP_SECRET": SECRET, "META_VERIFY_TOKEN": "bench-verify"})
@@ -186,6 +217,8 @@ async def run(args) -> None:
         print(f"receipt -> SMTP acceptance: p50 {percentile(latencies, 50):.2f} s, "
               f"p95 {percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s "
               f"(goal: p95 < 10 s) {'OK' if percentile(latencies, 95) < 10 else 'MISSED'}")
+    for name, times in STAGES.items():
+        print(f"  stage {name}: {len(times)} calls, {sum(times):.1f} s in all, longest {max(times):.2f} s")
     if answers:
         print(f"webhook HTTP answer: p50 {statistics.median(answers) * 1000:.0f} ms, "
               f"p95 {percentile(answers, 95) * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms")

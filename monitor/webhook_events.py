@@ -50,7 +50,7 @@ RESOLVERS: dict[str, Callable[..., Awaitable[list[Change]]]] = {
 }
 CLAIM_BATCH = 50
 FETCH_AT_ONCE = 8  # targeted fetches in flight per batch
-SENDERS = 4  # SMTP connections at once after a batch
+SENDERS = 1  # SMTP connections at once after a batch (SQLite has one writer: more contend)
 MAX_ATTEMPTS = 8  # backoff 1, 2, 4 ... 64 minutes: about two hours, then failed
 STALE_CLAIM = timedelta(minutes=5)  # a worker that died mid-event loses its claim
 
@@ -240,7 +240,7 @@ async def process_and_alert(rt: Runtime) -> EventReport:
         total.events, total.stored, total.failed = (total.events + report.events, total.stored + report.stored,
                                                     total.failed + report.failed)
         cycle = CycleReport()
-        classify_pending(rt, cycle)
+        await asyncio.to_thread(classify_pending, rt, cycle)
         # SMTP off the event loop (the web server keeps answering), several connections at once:
         # each worker claims its own outbox rows
         await asyncio.gather(*(asyncio.to_thread(deliver, rt, cycle) for _ in range(SENDERS)))

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -77,13 +78,16 @@ def routes(deps) -> list[Route]:
             json.loads(raw.decode("utf-8"))
         except ValueError:  # also UnicodeDecodeError
             return PlainTextResponse("the body is not JSON", status_code=400)
-        with deps.sessions.begin() as session:
-            fresh = queue_event(session, deps.env.setting_id, "meta", raw, deps.clock())
+        fresh = await run_in_threadpool(_queue, deps, raw)  # a busy database never blocks the event loop
         if fresh:
             hook.on_queued()
         else:
             log.info("webhook delivery already queued (a replay); ignored")
         return PlainTextResponse("ok")
+
+    def _queue(deps, raw: bytes) -> bool:
+        with deps.sessions.begin() as session:
+            return queue_event(session, deps.env.setting_id, "meta", raw, deps.clock())
 
     return [
         Route("/webhooks/meta", challenge, methods=["GET"]),
