@@ -7,6 +7,7 @@ same transaction; queued emails are delivered until accepted.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from monitor.runtime import Runtime, credential_identity
 from monitor.accounts.connect import reconnect_fix
 from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import CycleReport
+from monitor.limits import PollLimits
 from monitor.webhook_health import after_poll, poll_every
 
 log = logging.getLogger(__name__)
@@ -195,11 +197,16 @@ def deliver(rt: Runtime, report: CycleReport) -> None:
     report.sent += r.sent
 
 
-async def run_cycle(rt: Runtime, *, only_due: bool = False) -> CycleReport:
+async def run_cycle(rt: Runtime, *, only_due: bool = False, limits: PollLimits | None = None) -> CycleReport:
     report, started = CycleReport(), time.monotonic()
-    for account_id, connector in rt.connectors.items():
-        API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics
-        await poll_account(rt, account_id, connector, report, only_due)
+    limits = limits or PollLimits(rt.config.concurrency)
+
+    async def poll_one(account_id: int, connector: Connector) -> None:
+        async with limits.slot(connector.platform, getattr(connector, "account", None)):  # side by side, within each platform's and app's limit
+            API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics (this task's context)
+            await poll_account(rt, account_id, connector, report, only_due)
+
+    await asyncio.gather(*(poll_one(a, c) for a, c in rt.connectors.items()))
     await recheck_due(rt)  # edits, hides and deletions made on the platforms
     classify_pending(rt, report)
     deliver(rt, report)

@@ -357,6 +357,26 @@ class RetentionConfig(_Section):
     vacuum_every: Duration = 7 * 86400  # SQLite: rewrite the file so erased text leaves the free pages
 
 
+class ConcurrencyConfig(_Section):
+    """How many accounts are polled at once (monitor/limits.py)."""
+
+    total: int = Field(32, ge=1, le=1000)
+    per_platform: dict[str, int] = Field(default_factory=dict, validate_default=True)  # merged over PER_PLATFORM
+    default_per_platform: int = Field(8, ge=1)
+    per_app: int = Field(10, ge=1)  # accounts sharing one app's rate limits
+
+    @field_validator("per_platform", mode="after")
+    @classmethod
+    def _over_defaults(cls, v: dict[str, int]) -> dict[str, int]:
+        if any(n < 1 for n in v.values()):
+            raise ValueError("every limit must be at least 1")
+        return {**PER_PLATFORM, **v}
+
+
+# X's search and timeline limits are per app and small; Meta counts per app and Page
+PER_PLATFORM = {"facebook": 10, "instagram": 10, "x": 2, "x_search": 1, "google": 5, "feeds": 8, "mailbox": 2}
+
+
 class MetaWebhookConfig(_Section):
     """Meta (Facebook Page / Instagram) webhooks: POST /webhooks/meta.
 
@@ -394,6 +414,7 @@ class Config(_Section):
     retention: RetentionConfig = RetentionConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     channels: dict[str, dict[str, Any]] = {}  # [channels.<name>]: checked by alerts/channels/<name>
+    concurrency: ConcurrencyConfig = ConcurrencyConfig()
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
