@@ -38,7 +38,7 @@ from monitor.core.db import insert_ignoring_conflict
 from monitor.core.models import Account, Alert, Finding, Item, WebhookEvent, WebhookState
 from monitor.core.store import store_batch
 from monitor.core.types import Batch, CycleReport
-from monitor.pipeline import classify_pending, deliver
+from monitor.pipeline import process
 from monitor.runtime import Runtime
 from monitor.webhook_health import heard
 
@@ -214,7 +214,5 @@ async def process_and_alert(rt: Runtime) -> EventReport:
     """What the daemon runs when a delivery arrives: events, then classify and send at once."""
     report = await process_due(rt)
     if report.events:
-        cycle = CycleReport()
-        classify_pending(rt, cycle)
-        await asyncio.to_thread(deliver, rt, cycle)  # SMTP off the event loop: the web server keeps answering
+        await process(rt, CycleReport())  # classify, alert and send off the event loop: the pages keep answering
     return report
