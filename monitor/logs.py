@@ -16,13 +16,18 @@ formatted exception before anything is written:
 - the parameters of a failed SQL statement are dropped;
 - email addresses become [email], IP addresses [ip];
 - the names the configuration knows (recipients, what they are known as, the
-  roster) become [name].
+  roster) become [name];
+- what a person typed into a page (a note), their IP address and user agent
+  become [withheld] in any record logged while their request is handled
+  (`withhold`, a context variable: uvicorn's traceback of a failed request
+  is written in the same context).
 """
 from __future__ import annotations
 
 import logging
 import re
 import sys
+from contextvars import ContextVar
 from typing import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
@@ -32,6 +37,24 @@ IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?![\w:])")
 SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+_WITHHELD: ContextVar[tuple[str, ...]] = ContextVar("nurserywatch_withheld", default=())
+
+
+def withhold(*values: object) -> None:
+    """Keep these strings (a request's form fields, client address, user agent)
+    out of every record logged from here to the end of the current task."""
+    extra = tuple(str(v).strip() for v in values if v is not None and len(str(v).strip()) > 2)
+    if extra:
+        _WITHHELD.set(_WITHHELD.get() + extra)
+
+
+NOT_PERSONAL_IPS = {"127.0.0.1", "0.0.0.0"}  # this machine's own addresses, in "listening on ..."
+
+
+def _ip(m: re.Match) -> str:
+    return m.group(0) if m.group(0) in NOT_PERSONAL_IPS else "[ip]"
 
 
 class Redactor(logging.Filter):
@@ -47,9 +70,11 @@ class Redactor(logging.Filter):
         ) if words else None
 
     def redact(self, text: str) -> str:
+        for value in sorted(_WITHHELD.get(), key=len, reverse=True):
+            text = text.replace(value, "[withheld]")
         text = SQL_PARAMETERS.sub("[parameters withheld]", text)
         text = EMAIL.sub("[email]", text)
-        text = IPV6.sub("[ip]", IPV4.sub("[ip]", text))
+        text = IPV6.sub("[ip]", IPV4.sub(_ip, text))
         if self._names is not None:
             text = self._names.sub("[name]", text)
         return text
