@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_pipeline.py                      # everything
     .venv/bin/python benchmarks/bench_pipeline.py --sizes 1000,10000 --backends sqlite
     .venv/bin/python benchmarks/bench_pipeline.py --skip-cycles        # latency and burst only
+    .venv/bin/python benchmarks/bench_pipeline.py --backfill 2000      # a first run over 2,000 old comments
 
 Cycles: for each size (comments on a fake Facebook Page, 95% ordinary and 5%
 concerning texts from the classifier's corpus, over 100 posts in 60 days) and
@@ -70,7 +71,7 @@ DISCLOSURES = [
 
 
 # -- the fake Graph server (its own process) ----------------------------------
-def serve_fake(comments: int, port: int) -> None:
+def serve_fake(comments: int, port: int, old_only: bool = False) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -83,7 +84,8 @@ def serve_fake(comments: int, port: int) -> None:
     rng = random.Random(11)
     now = datetime.now(timezone.utc)
     world = FakePage(token=TOKEN)
-    posts = [world.add_post(now - timedelta(hours=6 + i * 14), f"Post {i}") for i in range(100)]
+    first = 30 if old_only else 6  # old_only: every post (and comment) older than a day
+    posts = [world.add_post(now - timedelta(hours=first + i * 14), f"Post {i}") for i in range(100)]
     per_post: dict[str, list[dict]] = {p: [] for p in posts}
     for n in range(comments):
         pid = posts[rng.randrange(len(posts))]
@@ -92,7 +94,7 @@ def serve_fake(comments: int, port: int) -> None:
     for pid, rows in per_post.items():
         created = datetime.strptime(world.posts[pid]["created_time"], "%Y-%m-%dT%H:%M:%S%z")
         for i, row in enumerate(rows):  # oldest first, a few seconds apart, never in the future
-            when = min(now - timedelta(minutes=1), created + timedelta(seconds=3 * i))
+            when = min(now - timedelta(hours=25 if old_only else 0, minutes=1), created + timedelta(seconds=3 * i))
             cid = f"{pid.split('_')[1]}_{20_000_000 + row['n']}"
             world.comments[pid].append({
                 "id": cid, "message": row["text"], "created_time": graph_time(when),
@@ -137,10 +139,11 @@ def free_port() -> int:
 
 
 class FakeServer:
-    def __init__(self, comments: int):
+    def __init__(self, comments: int, old_only: bool = False):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(comments), str(self.port)], stdout=subprocess.PIPE,
+            [sys.executable, __file__, "--serve", str(comments), str(self.port), "old" if old_only else "all"],
+            stdout=subprocess.PIPE,
             env=os.environ | {"BENCH_CODE": str(CODE)},
         )
         assert self.proc.stdout.readline().strip() == b"ready"
@@ -173,6 +176,7 @@ class Sink:
         from aiosmtpd.controller import Controller
 
         self.messages: list[tuple[float, str]] = []
+        self.subjects: list[str] = []
         sink = self
 
         class Handler:
@@ -182,6 +186,7 @@ class Sink:
                 msg = message_from_bytes(envelope.content, policy=policy.default)
                 body = msg.get_body(("plain",))
                 sink.messages.append((time.time(), body.get_content() if body else ""))
+                sink.subjects.append(str(msg["Subject"]))
                 return "250 OK"
 
         self.port = free_port()
@@ -266,7 +271,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_size(backend: str, comments: int) -> dict:
+def run_size(backend: str, comments: int, old_only: bool = False) -> dict:
     import monitor.pipeline as pipeline
     from classifiers import build_classifier
     from monitor.core.settings import config_from_dict
@@ -274,8 +279,8 @@ def run_size(backend: str, comments: int) -> dict:
 
     os.environ.setdefault("NURSERYWATCH_SECRET_KEY", SECRET)
     os.environ["BENCH_FB_TOKEN"] = TOKEN
-    server, sink = FakeServer(comments), Sink()
-    out: dict = {"backend": backend, "comments": comments, "rss_start_mb": round(rss_mb())}
+    server, sink = FakeServer(comments, old_only), Sink()
+    out: dict = {"backend": backend, "comments": comments, "old_only": old_only, "rss_start_mb": round(rss_mb())}
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
@@ -296,7 +301,9 @@ def run_size(backend: str, comments: int) -> dict:
                 total = time.perf_counter() - t0
                 row = {"total_s": round(total, 2), **{k: round(s.take(), 2) for k, s in stages.items()},
                        "classifier_s": round(clf.take(), 2), "stored": report.stored, "alerts": report.alerts,
-                       "emails": len(sink.messages) - sent, "rss_mb": round(rss_mb())}
+                       "summaries": getattr(report, "summaries", None), "emails": len(sink.messages) - sent,
+                       "summary_emails": sum("What we found" in x for x in sink.subjects[sent:]),
+                       "rss_mb": round(rss_mb())}
                 out[label] = row
 
             async def cycles() -> None:
@@ -448,7 +455,8 @@ def show_size(r: dict) -> None:
         c = r[label]
         stages = ", ".join(f"{k} {c[k]} s" for k in ("poll_account", "classify_pending", "deliver") if k in c)
         print(f"  {label:7s} {c['total_s']:8.2f} s  ({stages}; classifier {c['classifier_s']} s) "
-              f"stored {c['stored']}, alerts {c['alerts']}, emails {c['emails']}, rss {c['rss_mb']} MB")
+              f"stored {c['stored']}, alerts {c['alerts']}, emails {c['emails']} "
+              f"({c.get('summary_emails', 0)} first-run summaries), rss {c['rss_mb']} MB")
     ratio = r["classifier_alone_s"] / r["first"]["total_s"] if r["first"]["total_s"] else 0
     print(f"  classifier alone on the same items: {r['classifier_alone_s']} s; "
           f"first-cycle throughput / classifier's = {ratio:.2f}")
@@ -456,10 +464,10 @@ def show_size(r: dict) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve_fake(int(sys.argv[2]), int(sys.argv[3]))
+        serve_fake(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "old")
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--size":
-        print(json.dumps(run_size(sys.argv[2], int(sys.argv[3]))))
+        print(json.dumps(run_size(sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["old"])))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--daemon":
         print(json.dumps(run_daemon(sys.argv[2], int(sys.argv[3]))))
@@ -470,10 +478,21 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=20, help="comments posted to time comment-to-email")
     p.add_argument("--skip-cycles", action="store_true")
     p.add_argument("--skip-daemon", action="store_true")
+    p.add_argument("--backfill", type=int, default=0,
+                   help="only: a first run over this many comments all older than the backfill horizon")
     p.add_argument("--daemon-backends", default="sqlite")
     p.add_argument("--json", action="store_true", help="print raw results as JSON lines too")
     a = p.parse_args()
     print(f"code: {CODE}")
+    if a.backfill:
+        for backend in a.backends.split(","):
+            r = child(["--size", backend, str(a.backfill), "old"])
+            c = r["first"]
+            print(f"\nfirst run over {a.backfill:,} comments older than the horizon, {backend}: {c['total_s']} s, "
+                  f"alerts {c['alerts']}, emails {c['emails']} ({c['summary_emails']} first-run summaries)")
+            if a.json:
+                print(json.dumps(r))
+        return
     if not a.skip_cycles:
         for size in [int(s) for s in a.sizes.split(",")]:
             for backend in a.backends.split(","):

@@ -28,7 +28,7 @@ from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.core.types import CycleReport
 from monitor.lease import DatabaseLease
-from monitor.pipeline import deliver, process, run_account, run_cycle
+from monitor.pipeline import deliver, run_account, run_cycle
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
@@ -117,14 +117,6 @@ class Jobs:
             log.exception("account %s: cycle failed; the next cycle resumes from the committed state", account_id)
         finally:
             self.polling.pop(account_id, None)
-
-    async def cycle(self) -> CycleReport | None:
-        """Every account now, due or not, then whatever is pending (tests, `--once`)."""
-        try:
-            return await run_cycle(self.rt, only_due=True)
-        except Exception:
-            log.exception("cycle failed; the next cycle resumes from the committed state")
-            return None
 
     async def deliver(self) -> None:
         async with self.locks["deliver"]:
@@ -224,4 +216,4 @@ async def run_once(rt: Runtime) -> CycleReport:
         await rt.aclose()
 
 
-__all__ = ["Jobs", "schedule", "serve", "run_once", "tick_seconds", "process"]
+__all__ = ["Jobs", "schedule", "serve", "run_once", "tick_seconds"]

@@ -184,10 +184,19 @@ def deliver(rt: Runtime, report: CycleReport) -> None:
 
 
 def _process(rt: Runtime, report: CycleReport, until: float | None) -> None:
-    with rt.process_lock:  # one classifier run at a time; polls and pages go on
-        classify_pending(rt, report, until=until)
-        summarise_backfills(rt, report)
-        deliver(rt, report)
+    """One classifier run at a time. A caller that finds one running asks it to go
+    round again (and returns), rather than holding a worker thread while it waits."""
+    rt.process_wanted.set()
+    while rt.process_wanted.is_set():
+        if not rt.process_lock.acquire(blocking=False):
+            return
+        try:
+            rt.process_wanted.clear()
+            classify_pending(rt, report, until=until)
+            summarise_backfills(rt, report)
+            deliver(rt, report)
+        finally:
+            rt.process_lock.release()
 
 
 async def process(rt: Runtime, report: CycleReport, until: float | None = None) -> None:

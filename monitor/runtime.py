@@ -59,6 +59,7 @@ class Runtime:
     poll_every: dict[int, int] = field(default_factory=dict)  # account id -> seconds
     tolerance: float = 0.0  # seconds early a planned poll may start (the daemon's half tick)
     process_lock: threading.Lock = field(default_factory=threading.Lock)
+    process_wanted: threading.Event = field(default_factory=threading.Event)  # new items while a run was busy
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: finish the batch, stop
     _classifier: "Classifier | None" = None
     _classifier_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -81,6 +81,9 @@ def test_no_log_line_carries_an_address_a_name_a_note_or_an_ip(tmp_path, db_url,
         raise RuntimeError(f"cannot save note {note!r} by {actor.recipient.email} from {actor.ip}")
 
     monkeypatch.setattr(pages, "add_note", broken_note)
+    for name in ("uvicorn", "uvicorn.error"):  # as the daemon runs uvicorn (log_config=None): to the root handler
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     app = create_app(WebDeps(world.sessions, world.env, world.clock))
 
     async def like_uvicorn(scope, receive, send):
