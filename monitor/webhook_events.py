@@ -18,7 +18,6 @@ A failing fetch is retried with backoff, then the event is marked failed
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
