@@ -42,10 +42,14 @@ def summarise_backfills(rt, report: CycleReport) -> None:
                                   Account.last_success_at >= Account.backfill_since)
         ).all()
         for acc in accounts:
-            mine = (Item.account_id == acc.id, Item.backfill.is_(True), Item.fetched_at >= acc.backfill_since)
+            started, until = acc.backfill_since, acc.backfill_before
+            mine = (Item.account_id == acc.id, Item.backfill.is_(True), Item.fetched_at >= started)
             if session.scalar(select(func.count(Item.id)).where(*mine, Item.classified_at.is_(None))):
                 continue  # still classifying
             checked, oldest = session.execute(select(func.count(Item.id), func.min(Item.created_at)).where(*mine)).one()
+            acc.backfill_since = acc.backfill_before = None
+            if not checked:
+                continue  # no history at all: nothing to summarise, no email
             rows = session.execute(
                 select(Item.id, Item.platform, Item.kind, Item.created_at, Item.permalink, Finding.category)
                 .join(Finding, Finding.item_id == Item.id)
@@ -61,10 +65,8 @@ def summarise_backfills(rt, report: CycleReport) -> None:
             found = [v | {"categories": sorted(categories[k])} for k, v in flagged.items()]
             queued = queue_backfill_summary(
                 session, rt.alert_env, account_name=acc.name, platform=acc.platform, found=found, checked=checked,
-                since=oldest or acc.backfill_before, until=acc.backfill_before, now=rt.clock(),
-                dedup_key=f"backfill:{acc.id}:{acc.backfill_since.isoformat()}",
+                since=oldest, until=until, now=rt.clock(), dedup_key=f"backfill:{acc.id}:{started.isoformat()}",
             )
             log.info("account %s: backfill of %s item(s) summarised, %s flagged, %s email(s) queued",
                      acc.id, checked, len(found), queued)
             report.summaries += 1
-            acc.backfill_since = acc.backfill_before = None

@@ -101,6 +101,10 @@ def _record_success(rt: Runtime, account_id: int) -> None:
         acc.state, acc.failures, acc.last_error, acc.backoff_until = AccountState.ok.value, 0, None, None
         started, acc.last_success_at = acc.last_poll_at, rt.clock()
         after_poll(session, rt.config, rt.alert_env, acc, started, rt.clock())
+        # webhooks no longer trusted: back to the account's own pace from this poll, not the slow plan
+        pace = timedelta(seconds=webhook_pace(rt.config, acc, rt.poll_every[account_id], rt.clock()))
+        if acc.next_poll_at is None or started + pace < acc.next_poll_at:
+            acc.next_poll_at = started + pace
 
 
 async def poll_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> bool:

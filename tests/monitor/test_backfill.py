@@ -83,7 +83,8 @@ def test_an_old_comment_found_after_the_first_run_is_alerted_normally(page, smtp
 
 def test_after_an_outage_longer_than_the_horizon_history_is_summarised_again(page, smtp_server, clock):
     rt, connector = page
-    asyncio.run(run_cycle(rt))  # first run: nothing there yet; an all-clear summary
+    connector.post("old-1", "lovely trip to the farm", clock() - timedelta(days=20))
+    asyncio.run(run_cycle(rt))  # first run: only harmless history, an all-clear summary
     assert len(mails(smtp_server, "nothing that needs you")) == 2
     clock.advance(days=3)  # the server was off for three days
     connector.post("gap-1", "a bruise on her arm", clock() - timedelta(days=2))
@@ -117,3 +118,12 @@ def test_a_first_poll_that_fails_part_way_keeps_its_horizon_and_summarises_when_
     report = asyncio.run(run_cycle(rt))
 
     assert report.summaries == 1 and report.alerts == 1
+
+
+def test_a_new_account_with_no_history_gets_no_summary(page, smtp_server, clock):
+    rt, connector = page
+    connector.post("new-1", "lovely trip to the farm", clock() - timedelta(hours=1))
+
+    report = asyncio.run(run_cycle(rt))
+
+    assert report.summaries == 0 and mails(smtp_server) == []
