@@ -398,7 +398,7 @@ def run_daemon(backend: str, samples: int) -> dict:
                     with engine.connect() as conn:
                         pending = conn.scalar(sql("SELECT count(*) FROM item WHERE classified_at IS NULL"))
                         total = conn.scalar(sql("SELECT count(*) FROM item"))
-                    if total >= before + 2001 and pending == 0:
+                    if total >= before + 2000 and pending == 0:  # 2,000 comments (the post may or may not be kept)
                         t_end = t_end or time.time()
                     if t_end and time.time() > t_end + 3:
                         break
