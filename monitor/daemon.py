@@ -28,7 +28,8 @@ from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.core.types import CycleReport
 from monitor.lease import DatabaseLease
-from monitor.pipeline import deliver, run_account, run_cycle
+from monitor.pipeline import deliver, process, run_account, run_cycle
+from monitor.recheck import recheck_due
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
