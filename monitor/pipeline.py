@@ -20,7 +20,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from alerts.delivery import deliver_due
+from alerts.delivery import deliver_due, delivery_problem
 from alerts.notices import queue_admin_notice
 from connectors.base import (
     AuthFailed,
@@ -182,9 +182,11 @@ def deliver(rt: Runtime, report: CycleReport) -> None:
         retry_for=rt.config.email.retry_for,
     )
     report.sent += r.sent
-    if r.failed or (r.retried and not r.sent):
-        report.delivery_problem = (f"{r.failed} message(s) refused for good, " if r.failed else "") + (
+    problem = delivery_problem(rt.sessions)  # a channel known not to work (refused login, bad TLS), with the fix
+    if problem is None and (r.failed or (r.retried and not r.sent)):
+        problem = (f"{r.failed} message(s) refused for good, " if r.failed else "") + (
             f"{r.retried} to retry, {r.sent} sent")
+    report.delivery_problem = problem or report.delivery_problem
 
 
 def _process(rt: Runtime, report: CycleReport, until: float | None) -> None:
