@@ -68,14 +68,24 @@ def _recipients(session: Session, env: AlertEnv) -> list[Recipient]:
             if r.active]
 
 
-def digest_due(sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime) -> bool:
-    """True when today's digest time has passed and someone has not had today's digest."""
+def digest_due(sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime,
+               *, not_before: datetime | None = None) -> bool:
+    """True when today's digest time has passed and someone has not had today's digest.
+
+    `not_before` (when the daemon started): a digest time that passed before it
+    is caught up only if a digest has gone out before, so a new installation
+    sends its first digest at the configured time, never at start-up."""
     if not cfg.enabled:
         return False
     day = digest_day(cfg.at, env.timezone, now)
     if day is None:
         return False
     with sessions() as session:
+        if not_before is not None and scheduled_at(day, cfg.at, env.timezone) < not_before and session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.setting_id == env.setting_id,
+                                           OutboxMessage.kind == "digest").limit(1)
+        ) is None:
+            return False
         keys = {dedup_key(env.setting_id, r.id, day) for r in _recipients(session, env)}
         if not keys:
             return False

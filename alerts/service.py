@@ -227,10 +227,12 @@ def queue_alert_email(
     )
 
 
-def create_alert(session: Session, env: AlertEnv, item: Item, classification: Classification, now: datetime) -> Alert | None:
+def create_alert(session: Session, env: AlertEnv, item: Item, classification: Classification, now: datetime,
+                 *, recipients: list[Recipient] | None = None) -> Alert | None:
     """One alert per item with all its categories; emails queued per routing.
 
     Idempotent: an item that already has an alert gets it back, with no new emails.
+    `recipients` (the setting's, loaded once by a caller alerting on a batch) saves a query per alert.
     """
     categories = [c for c in CATEGORIES if c in classification.labels]
     if not categories:
@@ -256,7 +258,8 @@ def create_alert(session: Session, env: AlertEnv, item: Item, classification: Cl
     session.add(alert)
     session.flush()
     alert.item = item
-    recipients = list(session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id)))
+    if recipients is None:
+        recipients = list(session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id)))
     for r in choose_recipients(recipients, immediate, item.text, categories):
         queue_alert_email(session, env, alert, r, now)
     if immediate:

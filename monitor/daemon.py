@@ -1,8 +1,16 @@
 """The daemon: a scheduler and the acknowledgement web server in one process.
 
 It is thin: jobs call the pipeline; durable state (cursors, alerts, outbox,
-escalations) lives in the database. Jobs never overlap (one lock), and on
-SIGTERM or Ctrl-C the job in progress finishes before the process stops.
+escalations, the planned time of each account's next poll) lives in the
+database. Jobs do not share a lock: each account is polled by its own task
+(a stuck one is abandoned at `[polling] deadline`), and delivery, escalation
+and the digest run beside them, so nothing waits behind a slow platform.
+All database and SMTP work runs in worker threads, so the pages on the same
+event loop answer within their budget whatever a cycle is doing.
+
+One daemon per database: it holds the lease (`monitor.lease`) while it runs
+and stops if another process takes it with --force. On SIGTERM or Ctrl-C the
+work in progress finishes its current batch before the process stops.
 """
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Callable
 
 import uvicorn
@@ -18,10 +26,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
-from monitor.pipeline import deliver, run_cycle
-from monitor.runtime import Runtime, hide_unavailable
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
+from monitor.lease import DatabaseLease
+from monitor.limits import PollLimits
+from monitor.pipeline import deliver, process, run_account, run_cycle
+from monitor.recheck import recheck_due
+from monitor.runtime import Runtime, hide_unavailable
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
 
@@ -54,27 +65,35 @@ def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] 
                 hide_unavailable=lambda account_id: hide_unavailable(rt, account_id),
                 send_test_alert=lambda to: send_test_alert(rt.config, rt.sessions, rt.transport, rt.clock, to))
     )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    # log_config=None: uvicorn's records go to the root handler, through its redaction (monitor.logs)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            log_config=None)
     return WebServer(config)
 
 
-def tick_seconds(rt: Runtime) -> int:
-    """How often to look for due accounts: the shortest poll interval, 10 s to 60 s."""
+def tick_seconds(rt: Runtime) -> float:
+    """How often to look for due accounts: a fifth of the shortest poll interval,
+    1 s to 10 s. Polls start at the tick nearest their planned time."""
     shortest = min((a.poll_every for a in rt.config.accounts), default=60)
-    return max(10, min(60, shortest))
+    return max(1.0, min(10.0, shortest / 5))
 
 
 class Jobs:
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, lease: DatabaseLease | None = None):
         self.rt = rt
-        self.lock = asyncio.Lock()
+        self.lease = lease
+        self.polling: dict[int, asyncio.Task] = {}
+        self.limits = PollLimits(rt.config.concurrency)  # shared by every account's task: [concurrency]
+        self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "recheck")}
+        self.started_at: datetime = rt.clock()
+        self.lost_lease = asyncio.Event()
         self.webhook_wake = asyncio.Event()
         self.stopping = False
 
     async def webhooks(self, idle: float = 30.0) -> None:
         """Process queued webhook events as soon as one arrives (and every `idle`
-        seconds, for retries). Not under the cycle lock: a long polling pass
-        must not hold back an alert that is already here."""
+        seconds, for retries). Not behind any poll: a long polling pass must not
+        hold back an alert that is already here."""
         while not self.stopping:
             try:
                 await asyncio.wait_for(self.webhook_wake.wait(), timeout=idle)
@@ -88,71 +107,118 @@ class Jobs:
             except Exception:  # the events stay queued and are retried
                 log.exception("webhook processing failed; the queued events are retried")
 
-    async def cycle(self) -> CycleReport | None:
-        async with self.lock:
-            try:
-                return await run_cycle(self.rt, only_due=True)
-            except Exception:  # a crash mid-cycle is resumed by the next one
-                log.exception("cycle failed; the next cycle resumes from the committed state")
-                return None
+    async def tick(self) -> None:
+        """Start a poll for every account not already being polled (each checks whether it is due)."""
+        for account_id, connector in self.rt.connectors.items():
+            if account_id in self.polling:
+                continue
+            task = asyncio.create_task(self._account(account_id, connector), name=f"account {account_id}")
+            self.polling[account_id] = task
+
+    async def _account(self, account_id: int, connector) -> None:
+        try:
+            await run_account(self.rt, account_id, connector, CycleReport(), limits=self.limits)
+        except Exception:  # a crash mid-cycle is resumed by the next one
+            log.exception("account %s: cycle failed; the next cycle resumes from the committed state", account_id)
+        finally:
+            self.polling.pop(account_id, None)
 
     async def deliver(self) -> None:
-        async with self.lock:
+        async with self.locks["deliver"]:
             await asyncio.to_thread(deliver, self.rt, CycleReport())
 
+    async def recheck(self) -> None:
+        """Re-read recent comments (each account hourly, `monitor.recheck`); an edit is classified at once."""
+        async with self.locks["recheck"]:
+            if await recheck_due(self.rt):
+                await process(self.rt, CycleReport())
+
     async def escalate(self) -> None:
-        async with self.lock:
+        async with self.locks["escalate"]:
             await asyncio.to_thread(run_escalations, self.rt.sessions, self.rt.alert_env, self.rt.clock())
 
     async def digest(self) -> None:
         """Checked every minute rather than on a cron trigger: the digest module
         knows the local time across clock changes, and a daemon that was down at
-        digest time catches up when it starts (never twice a day: dedup keys)."""
-        if not digest_due(self.rt.sessions, self.rt.alert_env, self.rt.config.digest, self.rt.clock()):
-            return
-        async with self.lock:
-            await asyncio.to_thread(run_digest, self.rt.sessions, self.rt.alert_env, self.rt.config.digest, self.rt.clock())
-            await asyncio.to_thread(deliver, self.rt, CycleReport())
+        digest time catches up when it starts (never twice a day: dedup keys).
+        The very first digest waits for its time: never one at installation."""
+        async with self.locks["digest"]:
+            now = self.rt.clock()
+            if not await asyncio.to_thread(digest_due, self.rt.sessions, self.rt.alert_env, self.rt.config.digest,
+                                           now, not_before=self.started_at):
+                return
+            await asyncio.to_thread(run_digest, self.rt.sessions, self.rt.alert_env, self.rt.config.digest, now)
+            await self.deliver()
+
+    async def heartbeat(self) -> None:
+        if self.lease is not None and not await asyncio.to_thread(self.lease.renew):
+            log.error("the database lease was taken by another process (%s); stopping", self.lease.taken_by or "?")
+            self.lost_lease.set()
+
+    async def stop(self) -> None:
+        """Let work in progress finish its batch; abandon polls still waiting on a platform."""
+        self.rt.stopping.set()
+        self.stopping = True
+        self.webhook_wake.set()
+        for task in list(self.polling.values()):
+            task.cancel()
+        await asyncio.gather(*self.polling.values(), return_exceptions=True)
+        for lock in self.locks.values():
+            async with lock:
+                pass
 
 
 def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
     sched = AsyncIOScheduler(timezone=timezone.utc)
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=None)
-    sched.add_job(jobs.cycle, "interval", seconds=tick_seconds(rt), id="cycle", next_run_time=rt.clock(), **common)
+    sched.add_job(jobs.tick, "interval", seconds=tick_seconds(rt), id="tick", next_run_time=datetime.now(timezone.utc),
+                  **common)
     sched.add_job(jobs.deliver, "interval", seconds=30, id="deliver", **common)
     sched.add_job(jobs.escalate, "interval", seconds=60, id="escalate", **common)
+    sched.add_job(jobs.recheck, "interval", seconds=300, id="recheck", **common)
+    if jobs.lease is not None:
+        sched.add_job(jobs.heartbeat, "interval", seconds=jobs.lease.renew_every, id="lease", **common)
     if rt.config.digest.enabled:
         sched.add_job(jobs.digest, "interval", seconds=60, id="digest", **common)
     return sched
 
 
-async def serve(rt: Runtime, *, once: bool = False) -> int:
+async def serve(rt: Runtime, *, lease: DatabaseLease | None = None) -> int:
+    """Run until SIGTERM/SIGINT (0) or until the lease is lost (3)."""
+    jobs = Jobs(rt, lease)
+    rt.tolerance = tick_seconds(rt) / 2
+    sched = schedule(rt, jobs)
+    server = make_web_server(rt, rt.config.web.host, rt.config.web.port, jobs.webhook_wake.set)
+    webhook_task = asyncio.create_task(jobs.webhooks()) if rt.config.webhooks.meta else None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+
+    async def watch_lease() -> None:
+        await jobs.lost_lease.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch_lease())
     try:
-        if once:
-            report = await run_cycle(rt)
-            print(
-                f"cycle done: {report.fetched} fetched, {report.stored} new, {report.classified} classified, "
-                f"{report.alerts} alert(s), {report.sent} email(s) sent"
-                + (f"; accounts failing: {', '.join(report.failed_accounts)}" if report.failed_accounts else "")
-            )
-            return 0
-        jobs = Jobs(rt)
-        sched = schedule(rt, jobs)
-        server = make_web_server(rt, rt.config.web.host, rt.config.web.port, jobs.webhook_wake.set)
-        webhook_task = asyncio.create_task(jobs.webhooks()) if rt.config.webhooks.meta else None
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         sched.start()
         log.info("nurserywatch running; pages on %s", rt.config.web.base_url)
         await server.serve()  # returns once should_exit is set
         sched.shutdown(wait=False)
+        await jobs.stop()
         if webhook_task is not None:  # finish the event in hand, then stop
-            jobs.stopping = True
-            jobs.webhook_wake.set()
             await webhook_task
-        async with jobs.lock:  # let the job in progress finish
-            log.info("nurserywatch stopped")
-        return 0
+        log.info("nurserywatch stopped")
+        return 3 if jobs.lost_lease.is_set() else 0
+    finally:
+        watcher.cancel()
+        await rt.aclose()
+
+
+async def run_once(rt: Runtime) -> CycleReport:
+    try:
+        return await run_cycle(rt)
     finally:
         await rt.aclose()
+
+
+__all__ = ["Jobs", "schedule", "serve", "run_once", "tick_seconds"]

@@ -1,19 +1,38 @@
-"""Run the classifier so that one bad comment cannot stop the rest.
+"""Classify stored items in batches, so that one bad comment cannot stop the rest.
 
 A batch is classified in one call; if that call raises, each comment is tried
 on its own, and the ones that still fail come back as the exception, for the
 caller to report (`classify`) or mark for a human (the pipeline).
+
+`classify_pending` is the pipeline's classify-and-alert stage. Its cost is
+per batch, not per item: one query loads the batch, the classifier runs with
+no transaction open (then the setting's always/never phrases, `monitor.phrase_rules`,
+adjust its outcomes), then one transaction claims the batch's items with one
+conditional UPDATE (a second worker's items are left alone), inserts every
+finding with one prepared statement, and only the items that raised an
+alert are loaded again (with their findings, in one query) for
+`alerts.service.create_alert`. Backfill items (a first poll's history) get
+their findings but no alert: `monitor.backfill` summarises them.
 """
 from __future__ import annotations
 
 import logging
+import time
 from typing import Sequence
 
-from monitor.core.types import Classification
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import selectinload
+
+from alerts.service import create_alert
+from monitor.core.models import Finding, Item, Recipient
+from monitor.core.types import Classification, CycleReport
+from monitor.phrase_rules import PhraseRules
+from monitor.roster import refresh_classifier
 
 log = logging.getLogger(__name__)
 
 Input = tuple  # (text, platform) or (text, platform, rating)
+BATCH = 500
 
 
 def classify_each(classifier, items: Sequence[Input]) -> list[Classification | Exception]:
@@ -35,3 +54,84 @@ def classify_each(classifier, items: Sequence[Input]) -> list[Classification | E
 def unjudged(err: Exception) -> Classification:
     """What a comment the classifier failed on becomes: a human must look."""
     return Classification(needs_review=True, note=f"the classifier failed on this comment ({type(err).__name__})")
+
+
+def _judge(rt, pending: list[Item]) -> list[Classification]:
+    outcomes = classify_each(rt.classifier, [(i.text, i.platform, i.rating) for i in pending])
+    with rt.sessions() as session:  # the setting's own always/never phrases, read each batch
+        rules = PhraseRules.load(session, rt.setting_id)
+    results = []
+    for item, outcome in zip(pending, (rules.apply(i.text, o) for i, o in zip(pending, outcomes))):
+        if isinstance(outcome, Exception):
+            log.error("item %s: classifier failed (%s); marked for human review", item.id, type(outcome).__name__)
+            outcome = unjudged(outcome)
+        results.append(outcome)
+    return results
+
+
+def _finding_rows(item: Item, result: Classification) -> list[dict]:
+    return [
+        dict(setting_id=item.setting_id, item_id=item.id, category=f.category, severity=f.severity,
+             score=float(f.score), detector=f.detector, evidence=[e.to_json() for e in f.evidence],
+             alerting=f.category in result.labels)
+        for f in result.findings
+    ]
+
+
+def classify_pending(rt, report: CycleReport, *, until: float | None = None) -> None:
+    """Classify stored items not yet classified; alert on what warrants it.
+
+    `until` (time.monotonic()) stops between batches; what is left waits for the next cycle.
+    """
+    refresh_classifier(rt)  # a roster edited on the Roster page is used from the next batch classified
+    after = 0
+    while until is None or time.monotonic() < until:
+        if rt.stopping.is_set():
+            return
+        with rt.sessions() as session:
+            pending = session.scalars(
+                select(Item)
+                .where(Item.setting_id == rt.setting_id, Item.classified_at.is_(None), Item.id > after)
+                .order_by(Item.id)
+                .limit(BATCH)
+            ).all()
+        if not pending:
+            return
+        after = pending[-1].id
+        results = _judge(rt, pending)
+        _record(rt, report, pending, results)
+
+
+def _record(rt, report: CycleReport, pending: list[Item], results: list[Classification]) -> None:
+    now = rt.clock()
+    by_id = {item.id: (item, result) for item, result in zip(pending, results)}
+    with rt.sessions.begin() as session:
+        claimed = set(session.scalars(
+            update(Item)
+            .where(Item.id.in_(by_id), Item.classified_at.is_(None))
+            .values(classified_at=now)
+            .returning(Item.id)
+            .execution_options(synchronize_session=False)
+        ))  # another worker's items are not ours to judge again
+        review = [i for i in claimed if by_id[i][1].needs_review]
+        if review:
+            session.execute(update(Item).where(Item.id.in_(review)).values(needs_review=True)
+                            .execution_options(synchronize_session=False))
+        rows = [row for i in claimed for row in _finding_rows(*by_id[i])]
+        if rows:
+            session.execute(insert(Finding), rows)
+        flagged = [i for i in claimed if by_id[i][1].labels]
+        report.classified += len(claimed)
+        report.backfilled += sum(1 for i in claimed if by_id[i][0].backfill)
+        to_alert = [i for i in flagged if not by_id[i][0].backfill]
+        if not to_alert:
+            return
+        recipients = list(session.scalars(select(Recipient).where(Recipient.setting_id == rt.setting_id)))
+        items = session.scalars(
+            select(Item).where(Item.id.in_(to_alert)).options(selectinload(Item.findings)).order_by(Item.id)
+        ).all()
+        for item in items:
+            result = by_id[item.id][1]
+            if create_alert(session, rt.alert_env, item, result, now, recipients=recipients) is not None:
+                report.alerts += 1
+                log.info("item %s: alert raised (%s)", item.id, ",".join(result.labels))

@@ -4,6 +4,14 @@ Each step commits its own work, so a crash at any point is picked up by the
 next cycle: items whose cursor moved are stored; stored items that were not
 classified are still marked pending; alerts have their emails queued in the
 same transaction; queued emails are delivered until accepted.
+
+Only the fetching runs on the event loop; every database and SMTP step runs
+in a worker thread (`asyncio.to_thread`), so the pages served from the same
+loop answer whatever a cycle is doing. Accounts are polled side by side, each
+within `[polling] deadline`: a stuck account is abandoned at its deadline
+(its committed batches stay; the next poll resumes from its cursors) and
+never holds up another account, whose items are classified and alerted as
+soon as its own poll ends.
 """
 from __future__ import annotations
 
@@ -12,11 +20,8 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
+from alerts.delivery import deliver_due, delivery_problem
 from alerts.notices import queue_admin_notice
-from alerts.delivery import deliver_due
-from alerts.service import create_alert
 from connectors.base import (
     AuthFailed,
     Connector,
@@ -26,75 +31,110 @@ from connectors.base import (
     RateLimited,
     TemporaryFailure,
 )
-from monitor.judging import classify_each, unjudged
-from monitor.metrics import API_PLATFORM
-from monitor.phrase_rules import PhraseRules
-from monitor.roster import refresh_classifier
-from monitor.core.models import Account, AccountState, Finding, Item
-from monitor.recheck import recheck_due
-from monitor.runtime import Runtime, credential_identity
+from monitor.backfill import start_backfill, summarise_backfills
+from monitor.core.models import Account, AccountState
 from monitor.accounts.connect import reconnect_fix
 from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import CycleReport
+from monitor.judging import classify_pending
+from monitor.metrics import API_PLATFORM
+from monitor.recheck import recheck_due
+from monitor.runtime import Runtime, credential_identity
+from monitor.webhook_health import after_poll, poll_every as webhook_pace
 from monitor.limits import PollLimits
-from monitor.webhook_health import after_poll, poll_every
 
 log = logging.getLogger(__name__)
 
-CLASSIFY_BATCH = 256
 MISCONFIGURED_RETRY = timedelta(hours=1)  # a fixed config is picked up without a token change
 
 
-def _poll_due(account: Account, every: int, now: datetime) -> bool:
-    return account.last_poll_at is None or account.last_poll_at + timedelta(seconds=every) <= now
+def poll_due(account: Account, now: datetime, tolerance: float = 0.0) -> bool:
+    """Due when the planned time has come, or comes within `tolerance` seconds
+    (the daemon passes half its tick, so the tick nearest the plan takes it)."""
+    return account.next_poll_at is None or account.next_poll_at <= now + timedelta(seconds=tolerance)
 
 
-async def poll_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> None:
+def next_plan(planned: datetime | None, every: int, now: datetime) -> datetime:
+    """The next planned poll: one interval after the previous plan (not after
+    whenever this poll began), or one after now when a whole interval was missed."""
+    nxt = (planned or now) + timedelta(seconds=every)
+    return nxt if nxt > now else now + timedelta(seconds=every)
+
+
+def _begin_poll(rt: Runtime, account_id: int, only_due: bool) -> dict | None:
+    """Decide whether to poll; if so, note it and return the cursors (worker thread)."""
     now = rt.clock()
     token_fp = credential_identity(rt, account_id)
     with rt.sessions.begin() as session:
         acc = session.get(Account, account_id)
-        every = next(a.poll_every for a in rt.config.accounts if (a.platform, a.id) == (acc.platform, acc.external_id))
         if acc.state in (AccountState.needs_reconnect.value, AccountState.misconfigured.value):
             if acc.token_fingerprint != token_fp:
                 log.info("account %s: token changed, polling again", acc.id)
                 acc.state, acc.reconnect_notified_at, acc.backoff_until = AccountState.ok.value, None, None
             elif acc.state == AccountState.needs_reconnect.value:
-                return  # waiting for a person to reconnect the account
+                return None  # waiting for a person to reconnect the account
         if acc.backoff_until and acc.backoff_until > now and acc.state != AccountState.ok.value:
-            return  # rate limited until then, or misconfigured: looked at again hourly
-        every = poll_every(rt.config, acc, every, now)  # slower while webhooks are trusted
-        if only_due and not _poll_due(acc, every, now):
-            return
+            return None  # rate limited until then, or misconfigured: looked at again hourly
+        every = webhook_pace(rt.config, acc, rt.poll_every[account_id], now)  # slower while webhooks are trusted
+        if only_due and not poll_due(acc, now, rt.tolerance):
+            return None
         acc.token_fingerprint = token_fp
         acc.last_poll_at = now
-        cursors = load_cursors(session, account_id)
+        acc.next_poll_at = next_plan(acc.next_poll_at, every, now)
+        start_backfill(acc, now, rt.config.polling.backfill_horizon)
+        return load_cursors(session, account_id)
 
-    try:
-        async for batch in connector.fetch(cursors):
-            report.fetched += len(batch.items)
-            with rt.sessions.begin() as session:
-                acc = session.get(Account, account_id)
-                stored = store_batch(session, acc, batch, rt.clock())
-                acc.items_seen += stored
-                acc.items_unreadable += batch.unreadable
-                report.stored += stored
-    except ConnectorError as err:
-        _record_failure(rt, account_id, err)
-        report.failed_accounts.append(str(account_id))
-        return
-    except Exception as err:  # a connector bug must not stop the other accounts
-        log.debug("account %s: unexpected error", account_id, exc_info=True)  # debug only: may quote data
-        _record_failure(rt, account_id, TemporaryFailure(f"unexpected {type(err).__name__} in the connector"))
-        report.failed_accounts.append(str(account_id))
-        return
+
+def _store(rt: Runtime, account_id: int, batch) -> int:
+    with rt.sessions.begin() as session:
+        acc = session.get(Account, account_id)
+        stored = store_batch(session, acc, batch, rt.clock())
+        acc.items_seen += stored
+        acc.items_unreadable += batch.unreadable
+        return stored
+
+
+def _record_success(rt: Runtime, account_id: int) -> None:
     with rt.sessions.begin() as session:
         acc = session.get(Account, account_id)
         if acc.failures:
             log.info("account %s: recovered after %s failed poll(s)", acc.id, acc.failures)
         acc.state, acc.failures, acc.last_error, acc.backoff_until = AccountState.ok.value, 0, None, None
-        acc.last_success_at = rt.clock()
-        after_poll(session, rt.config, rt.alert_env, acc, now, rt.clock())
+        started, acc.last_success_at = acc.last_poll_at, rt.clock()
+        after_poll(session, rt.config, rt.alert_env, acc, started, rt.clock())
+        # webhooks no longer trusted: back to the account's own pace from this poll, not the slow plan
+        pace = timedelta(seconds=webhook_pace(rt.config, acc, rt.poll_every[account_id], rt.clock()))
+        if acc.next_poll_at is None or started + pace < acc.next_poll_at:
+            acc.next_poll_at = started + pace
+
+
+async def poll_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> bool:
+    """Fetch and store one account's new items, within the poll deadline. True if it polled."""
+    cursors = await asyncio.to_thread(_begin_poll, rt, account_id, only_due)
+    if cursors is None:
+        return False
+    try:
+        async with asyncio.timeout(rt.config.polling.deadline):
+            async for batch in connector.fetch(cursors):
+                report.fetched += len(batch.items)
+                report.stored += await asyncio.to_thread(_store, rt, account_id, batch)
+    except ConnectorError as err:
+        await asyncio.to_thread(_record_failure, rt, account_id, err)
+        report.failed_accounts.append(str(account_id))
+        return True
+    except TimeoutError:
+        err = TemporaryFailure(f"no complete answer within the poll deadline ({rt.config.polling.deadline} s)")
+        await asyncio.to_thread(_record_failure, rt, account_id, err)
+        report.failed_accounts.append(str(account_id))
+        return True
+    except Exception as err:  # a connector bug must not stop the other accounts
+        log.debug("account %s: unexpected error", account_id, exc_info=True)  # debug only: may quote data
+        err = TemporaryFailure(f"unexpected {type(err).__name__} in the connector")
+        await asyncio.to_thread(_record_failure, rt, account_id, err)
+        report.failed_accounts.append(str(account_id))
+        return True
+    await asyncio.to_thread(_record_success, rt, account_id)
+    return True
 
 
 def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
@@ -134,58 +174,6 @@ def _fix(rt: Runtime, acc: Account) -> str | None:
     return reconnect_fix(rt.config, ac) if ac is not None else None
 
 
-def classify_pending(rt: Runtime, report: CycleReport) -> None:
-    """Classify stored items not yet classified; alert on what warrants it."""
-    refresh_classifier(rt)  # a roster edited on the Roster page is used from the next cycle
-    while True:
-        with rt.sessions() as session:
-            pending = session.scalars(
-                select(Item)
-                .where(Item.setting_id == rt.setting_id, Item.classified_at.is_(None))
-                .order_by(Item.id)
-                .limit(CLASSIFY_BATCH)
-            ).all()
-        if not pending:
-            return
-        outcomes = classify_each(rt.classifier, [(i.text, i.platform, i.rating) for i in pending])
-        with rt.sessions() as session:  # the setting's own always/never phrases, read each batch
-            rules = PhraseRules.load(session, rt.setting_id)
-        outcomes = [rules.apply(i.text, o) for i, o in zip(pending, outcomes)]
-        results = []
-        for item, outcome in zip(pending, outcomes):
-            if isinstance(outcome, Exception):
-                log.error("item %s: classifier failed (%s); marked for human review", item.id, type(outcome).__name__)
-                outcome = unjudged(outcome)
-            results.append(outcome)
-        now = rt.clock()
-        with rt.sessions.begin() as session:
-            for item, result in zip(pending, results):
-                item = session.get(Item, item.id)
-                if item.classified_at is not None:
-                    continue  # another worker got there first
-                for f in result.findings:
-                    session.add(
-                        Finding(
-                            setting_id=item.setting_id,
-                            item_id=item.id,
-                            category=f.category,
-                            severity=f.severity,
-                            score=float(f.score),
-                            detector=f.detector,
-                            evidence=[e.to_json() for e in f.evidence],
-                            alerting=f.category in result.labels,
-                        )
-                    )
-                item.classified_at = now
-                item.needs_review = result.needs_review
-                session.flush()
-                session.refresh(item, ["findings"])
-                if create_alert(session, rt.alert_env, item, result, now) is not None:
-                    report.alerts += 1
-                    log.info("item %s: alert raised (%s)", item.id, ",".join(result.labels))
-        report.classified += len(pending)
-
-
 def deliver(rt: Runtime, report: CycleReport) -> None:
     r = deliver_due(
         rt.sessions,
@@ -195,21 +183,70 @@ def deliver(rt: Runtime, report: CycleReport) -> None:
         retry_for=rt.config.email.retry_for,
     )
     report.sent += r.sent
+    problem = delivery_problem(rt.sessions)  # a channel known not to work (refused login, bad TLS), with the fix
+    if problem is None and (r.failed or (r.retried and not r.sent)):
+        problem = (f"{r.failed} message(s) refused for good, " if r.failed else "") + (
+            f"{r.retried} to retry, {r.sent} sent")
+    report.delivery_problem = problem or report.delivery_problem
 
 
-async def run_cycle(rt: Runtime, *, only_due: bool = False, limits: PollLimits | None = None) -> CycleReport:
-    report, started = CycleReport(), time.monotonic()
+def _process(rt: Runtime, report: CycleReport, until: float | None) -> None:
+    """One classifier run at a time. A caller that finds one running asks it to go
+    round again (and returns), rather than holding a worker thread while it waits."""
+    rt.process_wanted.set()
+    while rt.process_wanted.is_set():
+        if not rt.process_lock.acquire(blocking=False):
+            return
+        try:
+            rt.process_wanted.clear()
+            classify_pending(rt, report, until=until)
+            summarise_backfills(rt, report)
+            deliver(rt, report)
+        finally:
+            rt.process_lock.release()
+
+
+async def process(rt: Runtime, report: CycleReport, until: float | None = None) -> None:
+    """Classify, alert, summarise backfills and deliver (worker thread)."""
+    await asyncio.to_thread(_process, rt, report, until)
+
+
+async def run_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport,
+                      only_due: bool = True, until: float | None = None, limits: PollLimits | None = None) -> None:
+    """Poll one account (within its platform's and app's limit of polls at
+    once), then process what it brought at once."""
+    started = time.monotonic()
     limits = limits or PollLimits(rt.config.concurrency)
+    async with limits.slot(connector.platform, getattr(connector, "account", None)):
+        API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics (this task's context)
+        polled = await poll_account(rt, account_id, connector, report, only_due)
+    if polled:
+        await process(rt, report, until)
+        if rt.health:  # readiness, metrics and the dead-man's switch
+            await rt.health.cycle_done(report, time.monotonic() - started)
 
-    async def poll_one(account_id: int, connector: Connector) -> None:
-        async with limits.slot(connector.platform, getattr(connector, "account", None)):  # side by side, within each platform's and app's limit
-            API_PLATFORM.set(connector.platform)  # labels the account's API calls in /metrics (this task's context)
-            await poll_account(rt, account_id, connector, report, only_due)
 
-    await asyncio.gather(*(poll_one(a, c) for a, c in rt.connectors.items()))
-    await recheck_due(rt)  # edits, hides and deletions made on the platforms
-    classify_pending(rt, report)
-    deliver(rt, report)
-    if rt.health:  # readiness, metrics and the dead-man's switch
-        await rt.health.cycle_done(report, time.monotonic() - started)
+async def run_cycle(rt: Runtime, *, only_due: bool = False, deadline: float | None = None,
+                    limits: PollLimits | None = None) -> CycleReport:
+    """Every account side by side (within `limits`, from `[concurrency]`), then
+    whatever is still pending; all within `deadline` seconds (default: the poll
+    deadline plus as long again to process)."""
+    report = CycleReport()
+    limits = limits or PollLimits(rt.config.concurrency)
+    deadline = deadline or 2 * rt.config.polling.deadline
+    until = time.monotonic() + deadline
+    tasks = [asyncio.create_task(run_account(rt, a, c, report, only_due, until, limits)) for a, c in rt.connectors.items()]
+    if tasks:
+        done, late = await asyncio.wait(tasks, timeout=deadline)
+        for t in late:
+            t.cancel()
+            report.timed_out = True
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()
+    if time.monotonic() < until:
+        await recheck_due(rt)  # edits, hides and deletions made on the platforms
+        await process(rt, report, until)
+    else:
+        report.timed_out = True
     return report

@@ -146,7 +146,9 @@ def refresh_classifier(rt) -> bool:
         if seen == rt.roster_seen:
             return False
         roster = as_config(session, rt.setting_id, rt.config.roster)
-    rt.classifier = build_classifier(rt.config.setting, roster, model_dir=current_model_dir(rt.config),
-                                     options=rt.config.classifier)
+    config = rt.config
+    # built on next use (a quiet cycle never loads it); the model directory is read then, so it is the newest
+    rt.rebuild_classifier(lambda: build_classifier(config.setting, roster, model_dir=current_model_dir(config),
+                                                   options=config.classifier))
     rt.roster_seen = seen
     return True

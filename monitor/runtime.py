@@ -1,11 +1,16 @@
-"""Everything a running nurserywatch needs, built once from the config."""
+"""Everything a running nurserywatch needs, built once from the config.
+
+The classifier (spaCy and the model, about 2 s) is built on first use, so a
+cycle with nothing new never loads it.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.service import AlertEnv
 from alerts.channels import Notifier, build_notifiers
 from alerts.channels.email import Transport, make_transport
-from classifiers import Classifier, build_classifier
 from connectors import build_connector
 from connectors.base import Connector
 from monitor.accounts.provider import AccountCredentials
@@ -21,12 +25,15 @@ from monitor.accounts.vault import KEY_ENV, Vault
 from monitor.core.db import open_database
 from monitor.core.models import Account
 from monitor.core.platforms import PLATFORMS
-from monitor.core.settings import Config, ConfigError
+from monitor.core.settings import Config, ConfigError, RosterConfig
 from monitor.core.store import sync_config
 from monitor.health import Health
 from monitor.metrics import instrument
 from monitor import roster
 from monitor.feedback_training import current_model_dir
+
+if TYPE_CHECKING:
+    from classifiers import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +49,7 @@ class Runtime:
     config: Config
     sessions: sessionmaker[Session]
     setting_id: int
-    classifier: Classifier
+    make_classifier: Callable[[], "Classifier"]
     transport: Transport
     alert_env: AlertEnv
     http: httpx.AsyncClient
@@ -52,6 +59,35 @@ class Runtime:
     credentials: dict[int, AccountCredentials | None] = field(default_factory=dict)  # None: the demo
     health: Health | None = None  # readiness, metrics and the dead-man's switch (monitor.health)
     roster_seen: tuple | None = None  # the roster the classifier was built with (None: injected classifier)
+    poll_every: dict[int, int] = field(default_factory=dict)  # account id -> seconds
+    tolerance: float = 0.0  # seconds early a planned poll may start (the daemon's half tick)
+    process_lock: threading.Lock = field(default_factory=threading.Lock)
+    process_wanted: threading.Event = field(default_factory=threading.Event)  # new items while a run was busy
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: finish the batch, stop
+    _classifier: "Classifier | None" = None
+    _classifier_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def classifier(self) -> "Classifier":
+        with self._classifier_lock:
+            if self._classifier is None:
+                self._classifier = self.make_classifier()
+            return self._classifier
+
+    @classifier.setter
+    def classifier(self, classifier: "Classifier | None") -> None:
+        """Replace the classifier (None: build it again with `make_classifier` on next use)."""
+        with self._classifier_lock:
+            self._classifier = classifier
+
+    def rebuild_classifier(self, make: Callable[[], "Classifier"]) -> None:
+        """Use `make` from now on; the classifier is built with it on next use."""
+        with self._classifier_lock:
+            self.make_classifier, self._classifier = make, None
+
+    @property
+    def classifier_loaded(self) -> bool:
+        return self._classifier is not None
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -63,7 +99,7 @@ def build_runtime(
     clock: Clock = utcnow,
     transport: Transport | None = None,
     http: httpx.AsyncClient | None = None,
-    classifier: Classifier | None = None,
+    classifier: "Classifier | None" = None,
     sessions: sessionmaker[Session] | None = None,
     oauth_transport: httpx.AsyncBaseTransport | None = None,  # tests: an imitation token endpoint
 ) -> Runtime:
@@ -82,8 +118,7 @@ def build_runtime(
         config=config,
         sessions=sessions,
         setting_id=setting_id,
-        classifier=classifier or build_classifier(config.setting, names, model_dir=current_model_dir(config),
-                                                  options=config.classifier),
+        make_classifier=(lambda: classifier) if classifier is not None else lambda: _load_classifier(config, names),
         transport=transport,
         notifiers=build_notifiers(config, email_transport=transport),
         alert_env=AlertEnv.from_config(config, setting_id, secret_key),
@@ -100,8 +135,17 @@ def build_runtime(
         creds = (AccountCredentials(ac, vault=vault, clock=clock, transport=oauth_transport)
                  if PLATFORMS[ac.platform].needs_token else None)
         rt.credentials[account_id] = creds
+        rt.poll_every[account_id] = ac.poll_every
         rt.connectors[account_id] = build_connector(ac, creds, http, clock)
     return rt
+
+
+def _load_classifier(config: Config, names: RosterConfig) -> "Classifier":
+    """The classifier for the setting, with the roster's `names` and the newest model trained from feedback."""
+    from classifiers import build_classifier  # imports spaCy: only when there is something to classify
+
+    log.debug("loading the classifier")
+    return build_classifier(config.setting, names, model_dir=current_model_dir(config), options=config.classifier)
 
 
 def hide_unavailable(rt: Runtime, account_id: int) -> str | None:

@@ -38,7 +38,7 @@ from monitor.core.db import insert_ignoring_conflict
 from monitor.core.models import Account, Alert, Finding, Item, WebhookEvent, WebhookState
 from monitor.core.store import store_batch
 from monitor.core.types import Batch, CycleReport
-from monitor.pipeline import classify_pending, deliver
+from monitor.pipeline import process
 from monitor.runtime import Runtime
 from monitor.webhook_health import heard
 
@@ -50,7 +50,6 @@ RESOLVERS: dict[str, Callable[..., Awaitable[list[Change]]]] = {
 }
 CLAIM_BATCH = 50
 FETCH_AT_ONCE = 8  # targeted fetches in flight per batch
-SENDERS = 1  # SMTP connections at once after a batch (SQLite has one writer: more contend)
 MAX_ATTEMPTS = 8  # backoff 1, 2, 4 ... 64 minutes: about two hours, then failed
 STALE_CLAIM = timedelta(minutes=5)  # a worker that died mid-event loses its claim
 
@@ -233,15 +232,12 @@ def _edited(session: Session, setting_id: int, acc: Account, ch: Change, now: da
 
 async def process_and_alert(rt: Runtime) -> EventReport:
     """What the daemon runs when a delivery arrives: a batch of events, then
-    classify and send at once, and again while more are waiting (so a steady
-    stream of events never holds back the alerts of the first ones)."""
+    classify, alert and send at once (off the event loop: the pages keep
+    answering), and again while more are waiting (so a steady stream of
+    events never holds back the alerts of the first ones)."""
     total = EventReport()
     while (report := await process_due(rt, batches=1)).events:
         total.events, total.stored, total.failed = (total.events + report.events, total.stored + report.stored,
                                                     total.failed + report.failed)
-        cycle = CycleReport()
-        await asyncio.to_thread(classify_pending, rt, cycle)
-        # SMTP off the event loop (the web server keeps answering), several connections at once:
-        # each worker claims its own outbox rows
-        await asyncio.gather(*(asyncio.to_thread(deliver, rt, cycle) for _ in range(SENDERS)))
+        await process(rt, CycleReport())  # one classifier run at a time (rt.process_lock), then one SMTP sender
     return total

@@ -15,7 +15,7 @@ from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.cli.feedback import register as register_train_feedback
 from monitor.core.settings import ConfigError, add_config_option, load_config
-from monitor.logs import TEXT_FORMAT, use_format as use_log_format
+from monitor.logs import REDACTOR, configure_logging, personal_names, use_format as use_log_format
 
 log = logging.getLogger("nurserywatch")
 
@@ -29,17 +29,61 @@ COMMAND_GROUPS = (
 )
 
 
+# `run` exit codes (README "Running it from cron"): cron and systemd can tell what went wrong.
+EXIT_OK = 0
+EXIT_CONFIG = 2  # the configuration is invalid or incomplete
+EXIT_LOCKED = 3  # another nurserywatch holds this database (or took it over while running)
+EXIT_ACCOUNT_FAILED = 4  # --once: an account could not be polled (or did not finish in time)
+EXIT_UNDELIVERED = 5  # --once: messages were due and could not be delivered
+EXIT_BOTH = 6  # --once: both of the above
+
+
+def once_exit_code(report) -> int:
+    failed = bool(report.failed_accounts or report.timed_out)
+    undelivered = report.delivery_problem is not None
+    return EXIT_BOTH if failed and undelivered else EXIT_ACCOUNT_FAILED if failed else (
+        EXIT_UNDELIVERED if undelivered else EXIT_OK)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.daemon import serve
-    from monitor.runtime import build_runtime
+    from monitor.core.db import open_database
+    from monitor.daemon import run_once, serve
+    from monitor.lease import DatabaseLease, LeaseHeld
+    from monitor.runtime import build_runtime, utcnow
 
     config = load_config(args.config)
     use_log_format(config.logging.format)
+    REDACTOR.set_names(personal_names(config))
     problems = config.check_runnable()
     if problems:
         raise ConfigError(f"{args.config}: cannot start:\n" + "\n".join(f"  {p}" for p in problems))
-    rt = build_runtime(config)
-    return asyncio.run(serve(rt, once=args.once))
+    db = open_database(config.database.url)
+    lease = DatabaseLease(db, utcnow)
+    try:
+        lease.acquire(force=args.force)
+    except LeaseHeld as err:
+        print(f"nurserywatch: {err}", file=sys.stderr)
+        db.dispose()
+        return EXIT_LOCKED
+    try:
+        rt = build_runtime(config, sessions=db)
+        if not args.once:
+            return asyncio.run(serve(rt, lease=lease))
+        report = asyncio.run(run_once(rt))
+        print(
+            f"cycle done: {report.fetched} fetched, {report.stored} new, {report.classified} classified, "
+            f"{report.alerts} alert(s), {report.summaries} first-run summary(ies), {report.sent} email(s) sent"
+        )
+        if report.failed_accounts:
+            print(f"accounts failing: {', '.join(report.failed_accounts)} (see `nurserywatch accounts`)", file=sys.stderr)
+        if report.timed_out:
+            print("the cycle did not finish within its deadline ([polling] deadline)", file=sys.stderr)
+        if report.delivery_problem:
+            print(f"delivery problem: {report.delivery_problem}", file=sys.stderr)
+        return once_exit_code(report)
+    finally:
+        lease.release()
+        db.dispose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -87,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the service: scheduler and acknowledgement web pages")
     add_config_option(p)
-    p.add_argument("--once", action="store_true", help="run one cycle (fetch, classify, alert, send) and exit")
+    p.add_argument("--once", action="store_true",
+                   help="run one cycle (fetch, classify, alert, send) and exit; exit codes in the README")
+    p.add_argument("--force", action="store_true",
+                   help="start even if another nurserywatch seems to hold the database (you know it is gone)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run a self-contained demo with sample comments (no configuration needed)")
@@ -116,17 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format=TEXT_FORMAT,
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     try:
         return args.func(args)
     except ConfigError as err:
         print(err, file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
 

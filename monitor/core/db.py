@@ -6,15 +6,24 @@ upgrades it on start so a fresh install needs no extra step.
 """
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long one SQLite statement waits for another writer
+BUSY_SQLSTATES = {"55P03", "40001", "40P01"}  # PostgreSQL: lock not available, serialization failure, deadlock
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -36,7 +45,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
             cur.close()
 
     return engine
@@ -88,7 +97,34 @@ def insert_ignoring_conflict(session: Session, model, values: dict | list[dict],
         return 0
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(model).values(values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+        dialect.insert(model).values(values).on_conflict_do_nothing(index_elements=conflict).returning(*model.__table__.primary_key)
     )
     # rowcount is not reliable here (psycopg reports -1); the returned ids are.
     return len(session.execute(stmt).all())
+
+
+def is_busy(err: BaseException) -> bool:
+    """True when the database refused because someone else holds a lock: worth retrying.
+    Decided by the driver's error code (SQLITE_BUSY/LOCKED, PostgreSQL SQLSTATE), not its words."""
+    orig = getattr(err, "orig", None) if isinstance(err, DBAPIError) else None
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # extended codes keep the primary code in the low byte
+    return getattr(orig, "sqlstate", None) in BUSY_SQLSTATES
+
+
+def with_busy_retries(fn: Callable[..., T], *args, budget: float = 45.0, sleep=time.sleep) -> T:
+    """Run `fn` (one whole unit of work: it opens and commits its own transaction),
+    again with backoff while the database is busy, for up to `budget` seconds.
+    A lock shorter than the budget delays the work; it never loses it."""
+    start, delay = time.monotonic(), 0.05
+    while True:
+        try:
+            return fn(*args)
+        except DBAPIError as err:
+            waited = time.monotonic() - start
+            if not is_busy(err) or waited + delay > budget:
+                raise
+            log.warning("database busy after %.1f s; trying again in %.2f s", waited, delay)
+            sleep(delay)
+            delay = min(delay * 2, 2.0)

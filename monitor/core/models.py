@@ -101,6 +101,11 @@ class Account(Base):
     reconnect_notified_at: Mapped[datetime | None]
     webhook_at: Mapped[datetime | None]  # the last webhook event received for this account
     webhook_since: Mapped[datetime | None]  # webhooks trusted since then (None: poll at the normal pace)
+    next_poll_at: Mapped[datetime | None]  # planned from the previous plan, not from when a poll began
+    # A first poll (or one after a long outage) is a backfill: items created before
+    # `backfill_before` are summarised in one email, not alerted (pipeline.backfill).
+    backfill_since: Mapped[datetime | None]
+    backfill_before: Mapped[datetime | None]
 
 
 class Cursor(Base):
@@ -146,6 +151,7 @@ class Item(Base):
     removed_at: Mapped[datetime | None]  # removed on the platform (a webhook or a re-read said so); the record stays
     source: Mapped[str | None] = mapped_column(String(200))  # where an item off the setting's own page was found
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False)  # older than the first poll's horizon
 
     account: Mapped[Account] = relationship()
     findings: Mapped[list["Finding"]] = relationship(back_populates="item", order_by="Finding.id")
@@ -327,3 +333,17 @@ class StoredCredential(Base):
     scopes: Mapped[list] = mapped_column(default=list)  # permissions granted (not secret)
     label: Mapped[str | None] = mapped_column(String(200))  # what is watched: Page name, @handle
     updated_at: Mapped[datetime]
+
+
+class LeaseRow(Base):
+    """Who runs against this database: one row per name ("daemon"), renewed
+    by its holder's heartbeat; a second daemon refuses to start while it holds."""
+
+    __tablename__ = "lease"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))  # "pid 123 on host x"
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

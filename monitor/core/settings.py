@@ -397,6 +397,13 @@ class WebhooksConfig(_Section):
     meta: MetaWebhookConfig | None = None
 
 
+class PollingConfig(_Section):
+    """How the daemon polls (see README "A safe first run" and docs/operations)."""
+
+    deadline: Duration = 10 * 60  # an account's poll is abandoned after this; the next resumes from its cursors
+    backfill_horizon: Duration = 86400  # on a first poll (or after a longer outage) older comments are summarised
+
+
 class Config(_Section):
     setting: SettingConfig
     roster: RosterConfig = RosterConfig()
@@ -415,6 +422,7 @@ class Config(_Section):
     webhooks: WebhooksConfig = WebhooksConfig()
     channels: dict[str, dict[str, Any]] = {}  # [channels.<name>]: checked by alerts/channels/<name>
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
+    polling: PollingConfig = PollingConfig()
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)

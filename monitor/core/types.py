@@ -207,5 +207,9 @@ class CycleReport:
     stored: int = 0
     classified: int = 0
     alerts: int = 0
+    backfilled: int = 0  # classified as part of a first poll's history: summarised, not alerted
+    summaries: int = 0  # backfill summaries queued
     sent: int = 0
+    delivery_problem: str | None = None  # why nothing (or not everything) could be delivered
     failed_accounts: list[str] = field(default_factory=list)
+    timed_out: bool = False  # the cycle's deadline passed before it finished

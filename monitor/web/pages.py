@@ -17,6 +17,7 @@ from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,8 +31,10 @@ from alerts.service import ROLE_NAMES, AlertEnv, alert_reasons, audience
 from alerts.visibility import may_see
 from connectors.base import Connector, ConnectorError, HideRefused
 from monitor.core.platforms import PLATFORM_NAMES
+from monitor.core.db import with_busy_retries
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
 from monitor.core.platforms import off_page
+from monitor.logs import withhold
 from monitor.health import Health
 from monitor.web.health import health_routes
 from monitor.web import webhooks
@@ -160,18 +163,47 @@ def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipie
     }
 
 
+BUSY_BUDGET = 45.0  # seconds a request waits out a locked database before it gives up
+
+
+async def in_thread(fn, *args):
+    """Database work off the event loop (Starlette's thread pool, not the pipeline's),
+    retried with backoff while the database is busy: a lock shorter than the budget
+    delays an acknowledgement, it never loses it."""
+    return await run_in_threadpool(with_busy_retries, fn, *args, budget=BUSY_BUDGET)
+
+
+def withhold_request(request: Request, form) -> None:
+    """Nothing the person sent (a note, their address, their browser) reaches the logs."""
+    withhold(*(form.values() if form else ()), request.client.host if request.client else None,
+             request.headers.get("user-agent"))
+
+
+def off_loop(handler: Callable[[Request, object], Response]) -> Callable[[Request], Awaitable[Response]]:
+    """A page handler written as plain code, run by `in_thread` with its form read first."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await request.form() if request.method == "POST" else None
+        withhold_request(request, form)
+        return await in_thread(handler, request, form)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
 def routes(deps: WebDeps) -> list[Route]:
     """The pages behind the email links (`create_app` in monitor/web/app.py mounts them)."""
 
-    async def alert_page(request: Request) -> Response:
+    @off_loop
+    def alert_page(request: Request, form) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
             alert, recipient = _resolve(deps, session, "ack", token, lock=False)
             return _page(request, "alert.html", _alert_ctx(deps, session, alert, recipient, token))
 
-    async def alert_ack(request: Request) -> Response:
+    @off_loop
+    def alert_ack(request: Request, form) -> Response:
         token = request.path_params["token"]
-        form = await request.form()
         with deps.sessions.begin() as session:
             alert, recipient = _resolve(deps, session, "ack", token, lock=True)
             first = acknowledge(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock())
@@ -180,9 +212,9 @@ def routes(deps: WebDeps) -> list[Route]:
             ctx = _alert_ctx(deps, session, alert, recipient, token) | {"just_acked": first}
             return _page(request, "acknowledged.html", ctx)
 
-    async def alert_note(request: Request) -> Response:
+    @off_loop
+    def alert_note(request: Request, form) -> Response:
         token = request.path_params["token"]
-        form = await request.form()
         with deps.sessions.begin() as session:
             alert, recipient = _resolve(deps, session, "ack", token, lock=True)
             if not add_note(session, deps.env, alert, _actor(request, recipient), str(form.get("note", "")), deps.clock()):
@@ -191,7 +223,8 @@ def routes(deps: WebDeps) -> list[Route]:
             ctx = _alert_ctx(deps, session, alert, recipient, token) | {"flash": "Your note has been added."}
             return _page(request, "alert.html", ctx)
 
-    async def record_page(request: Request) -> Response:
+    @off_loop
+    def record_page(request: Request, form) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
             alert, recipient = _resolve(deps, session, "ack", token, lock=False)
@@ -200,20 +233,19 @@ def routes(deps: WebDeps) -> list[Route]:
                                   "A record of concern is for safeguarding alerts only.")
             return _page(request, "record.html", _alert_ctx(deps, session, alert, recipient, token))
 
-    async def hide_page(request: Request) -> Response:
+    @off_loop
+    def hide_page(request: Request, form) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
             alert, recipient = _resolve(deps, session, "hide", token, lock=False)
             ctx = _alert_ctx(deps, session, alert, recipient, deps.env.signer.token("ack", alert.id, recipient.id))
             return _page(request, "hide.html", ctx | {"hide_token": token})
 
-    async def hide_post(request: Request) -> Response:
+    def _hide_check(request: Request, form) -> tuple[int, str, int, Recipient]:
         token = request.path_params["token"]
-        form = await request.form()
         with deps.sessions() as session:
             alert, recipient = _resolve(deps, session, "hide", token, lock=False)
             item = alert.item
-            account_id, external_id, alert_id = item.account_id, item.external_id, alert.id
             if item.is_hidden:
                 raise LinkProblem(409, "Already hidden", "This comment is already hidden.")
             if not (deps.hide and item.can_hide):
@@ -222,20 +254,21 @@ def routes(deps: WebDeps) -> list[Route]:
             if form.get("confirm") != "yes":
                 raise LinkProblem(400, "Please confirm",
                                   "Tick the box to confirm you want the comment hidden, then press the button again.")
-        actor = _actor(request, recipient)
-        try:
-            await deps.hide(account_id, external_id)
-        except ConnectorError as err:
-            refused = isinstance(err, HideRefused)
-            with deps.sessions.begin() as session:
-                audit(session, session.get(Alert, alert_id), deps.env.setting_id,
-                      "hide_refused" if refused else "hide_failed", actor, deps.clock(), error=err.detail)
-            log.warning("alert %s: hiding failed (%s)", alert_id, type(err).__name__)
-            if refused:
-                raise LinkProblem(409, "The platform refused to hide it",
-                                  "Hide it on the platform itself, using the link on the alert page.")
-            raise LinkProblem(502, "Could not reach the platform",
-                              "Nothing was changed. Try again in a few minutes.")
+            return item.account_id, item.external_id, alert.id, recipient
+
+    def _hide_failed(alert_id: int, actor: Actor, err: ConnectorError) -> None:
+        refused = isinstance(err, HideRefused)
+        with deps.sessions.begin() as session:
+            audit(session, session.get(Alert, alert_id), deps.env.setting_id,
+                  "hide_refused" if refused else "hide_failed", actor, deps.clock(), error=err.detail)
+        log.warning("alert %s: hiding failed (%s)", alert_id, type(err).__name__)
+        if refused:
+            raise LinkProblem(409, "The platform refused to hide it",
+                              "Hide it on the platform itself, using the link on the alert page.")
+        raise LinkProblem(502, "Could not reach the platform",
+                          "Nothing was changed. Try again in a few minutes.")
+
+    def _hidden(request: Request, alert_id: int, recipient: Recipient, actor: Actor) -> Response:
         with deps.sessions.begin() as session:
             alert = session.get(Alert, alert_id)
             alert.item.is_hidden = True
@@ -245,6 +278,17 @@ def routes(deps: WebDeps) -> list[Route]:
             ack_token = deps.env.signer.token("ack", alert.id, recipient.id)
             ctx = _alert_ctx(deps, session, alert, recipient, ack_token) | {"flash": "The comment is now hidden on the platform."}
             return _page(request, "alert.html", ctx)
+
+    async def hide_post(request: Request) -> Response:
+        form = await request.form()
+        withhold_request(request, form)
+        account_id, external_id, alert_id, recipient = await in_thread(_hide_check, request, form)
+        actor = _actor(request, recipient)
+        try:
+            await deps.hide(account_id, external_id)
+        except ConnectorError as err:
+            await in_thread(_hide_failed, alert_id, actor, err)
+        return await in_thread(_hidden, request, alert_id, recipient, actor)
 
     return [
         Route("/a/{token}", alert_page, methods=["GET"]),

@@ -45,7 +45,7 @@ def dana(world):
 
 def runtime(world) -> Runtime:
     return Runtime(config=world.config, sessions=world.sessions, setting_id=world.setting_id,
-                   classifier=KeywordClassifier(), transport=None, alert_env=world.env, http=None, clock=world.clock)
+                   make_classifier=KeywordClassifier, transport=None, alert_env=world.env, http=None, clock=world.clock)
 
 
 def next_cycle(world, *texts: str) -> list[Alert | None]:
