@@ -1,7 +1,8 @@
 """What the setting's policy says to do, per category (shown in every alert).
 
 Wording follows common early-years social media and safeguarding policies
-(EYFS 3.4-3.8, Working Together 2023); see ../shared/reference/alerting-and-safeguarding.md.
+(the EYFS statutory framework, sections 3.4-3.8, and Working Together to
+Safeguard Children 2023).
 """
 CATEGORY_TITLES = {
     "safeguarding": "Safeguarding concern",

@@ -15,6 +15,7 @@ import logging
 import random
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 import numpy
 import spacy
@@ -206,11 +207,13 @@ def oof_report(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray, 
     return score(gold_sets, preds)
 
 
-def train(output: Path = MODEL_DIR, seed: int = SEED, without: set[str] | None = None) -> dict:
-    """Train on the train split of every setting (but those in `without`) and write the model."""
+def train(output: Path = MODEL_DIR, seed: int = SEED, without: set[str] | None = None,
+          extra: Sequence[Example] = ()) -> dict:
+    """Train on the train split of every setting (but those in `without`), plus
+    `extra` examples (a setting's own feedback), and write the model."""
     logging.getLogger("spacy").setLevel(logging.WARNING)
     configs = setting_configs()
-    examples = [e for e in load_split("train") if e.setting not in (without or set())]
+    examples = [e for e in load_split("train") if e.setting not in (without or set())] + list(extra)
     if not examples:
         raise SystemExit("train: no examples in the train split")
     texts = NameSwapper(configs, seed).swap_all((e.text, e.setting) for e in examples)

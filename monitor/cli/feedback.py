@@ -7,7 +7,6 @@ the stage's parser and sends plain `train` on unchanged.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 
 from monitor.core.settings import ConfigError, load_config
@@ -45,10 +44,6 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
             examples = feedback_examples(session, setting.id) if setting else []
     finally:
         db.dispose()
-    if examples and "extra" not in inspect.signature(train).parameters:  # until train() takes extra examples
-        print("train --with-feedback: this version's trainer cannot add examples to the train split yet "
-              "(classifiers.train.train needs an `extra` parameter); nothing was trained", file=sys.stderr)
-        return 1
     seed = SEED if args.seed is None else args.seed
     try:
         report = retrain(

@@ -103,12 +103,12 @@ def test_train_with_feedback_says_so_when_there_are_no_examples(tmp_path, capsys
     assert "no labelled examples yet" in capsys.readouterr().err
 
 
-def test_train_with_feedback_trains_only_with_a_trainer_that_takes_the_examples(tmp_path, capsys, make_config, sessions):
-    """With examples stored, the command reaches the trainer: today's trainer must accept `extra`,
-    or the command says so and trains nothing."""
-    import inspect
-
-    from classifiers.train import train
+def test_train_with_feedback_hands_the_settings_examples_to_the_trainer(tmp_path, capsys, make_config, sessions,
+                                                                       monkeypatch):
+    """The command reads the setting's stored examples and trains with them as `extra`
+    (the trainer and evaluation are stood in for: a real run is benchmarks/bench_feedback_training.py)."""
+    import classifiers.cli
+    import classifiers.train
     from monitor.cli.main import main
     from monitor.core.models import Setting
 
@@ -119,11 +119,19 @@ def test_train_with_feedback_trains_only_with_a_trainer_that_takes_the_examples(
         s.flush()
         s.add(LabelledExample(setting_id=setting.id, source="not_a_concern", text="Smack Lane park",
                               platform="facebook", labels=[], created_at=NOW))
-    if "extra" in inspect.signature(train).parameters:
-        pytest.skip("the trainer takes extra examples: the real run is benchmarks/bench_feedback_training.py")
+    given = []
+
+    def fake_train(output, seed, extra):
+        given.extend(extra)
+        shutil.copytree(MODEL_DIR, output, dirs_exist_ok=True)
+
+    monkeypatch.setattr(classifiers.train, "train", fake_train)
+    monkeypatch.setattr(classifiers.cli, "evaluate",
+                        lambda split, model_dir=None: {"results": {"nurserywatch": {"macro_f1": 0.8,
+                                                                                    "benign_false_alarm_rate": 0.05}}})
     path = tmp_path / "nw.toml"
     path.write_text(f'data_dir = "{tmp_path / "data"}"\n[setting]\nname = "Little Acorns"\n'
                     f'[database]\nurl = "{cfg.database.url}"\n')
-    assert main(["train", "--with-feedback", "--config", str(path)]) == 1
-    assert "nothing was trained" in capsys.readouterr().err
-    assert not (tmp_path / "data").exists()
+    assert main(["train", "--with-feedback", "--config", str(path)]) == 0
+    assert [(e.text, e.labels) for e in given] == [("Smack Lane park", frozenset())]
+    assert "Installed" in capsys.readouterr().out
