@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.pipeline import deliver, run_cycle
+from monitor.privacy import apply_retention
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
@@ -92,8 +93,10 @@ class Jobs:
         async with self.lock:
             try:
                 return await run_cycle(self.rt, only_due=True)
-            except Exception:  # a crash mid-cycle is resumed by the next one
+            except Exception as err:  # a crash mid-cycle is resumed by the next one
                 log.exception("cycle failed; the next cycle resumes from the committed state")
+                if self.rt.health:
+                    self.rt.health.cycle_failed(err)  # /readyz names it until a cycle succeeds
                 return None
 
     async def deliver(self) -> None:
@@ -103,6 +106,12 @@ class Jobs:
     async def escalate(self) -> None:
         async with self.lock:
             await asyncio.to_thread(run_escalations, self.rt.sessions, self.rt.alert_env, self.rt.clock())
+
+    async def retention(self) -> None:
+        """Erase what the [retention] periods say has been kept long enough."""
+        async with self.lock:
+            await asyncio.to_thread(apply_retention, self.rt.sessions, self.rt.setting_id,
+                                    self.rt.config.retention, self.rt.clock())
 
     async def digest(self) -> None:
         """Checked every minute rather than on a cron trigger: the digest module
@@ -121,6 +130,7 @@ def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
     sched.add_job(jobs.cycle, "interval", seconds=tick_seconds(rt), id="cycle", next_run_time=rt.clock(), **common)
     sched.add_job(jobs.deliver, "interval", seconds=30, id="deliver", **common)
     sched.add_job(jobs.escalate, "interval", seconds=60, id="escalate", **common)
+    sched.add_job(jobs.retention, "interval", hours=1, id="retention", **common)
     if rt.config.digest.enabled:
         sched.add_job(jobs.digest, "interval", seconds=60, id="digest", **common)
     return sched

@@ -15,6 +15,7 @@ from monitor.cli.backup import register as register_backup
 from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.cli.feedback import register as register_train_feedback
+from monitor.cli.privacy import register as register_privacy
 from monitor.core.settings import ConfigError, add_config_option, load_config
 from monitor.logs import TEXT_FORMAT, use_format as use_log_format
 
@@ -25,7 +26,7 @@ log = logging.getLogger("nurserywatch")
 # stages (run, demo, classify, digest).
 COMMAND_GROUPS = (
     register_classify, register_classifier_commands, register_account_commands,
-    register_alert_commands, register_digest, register_accounts, register_backup,
+    register_alert_commands, register_digest, register_accounts, register_backup, register_privacy,
     register_train_feedback,  # adds --with-feedback to the classifiers' `train`, so after them
 )
 

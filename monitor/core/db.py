@@ -37,6 +37,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left in free pages
             cur.close()
 
     return engine

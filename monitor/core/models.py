@@ -202,6 +202,7 @@ class Alert(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]  # retention counts from here (docs/data-protection.md)
 
     item: Mapped[Item] = relationship()
     acknowledged_by: Mapped[Recipient | None] = relationship()
@@ -213,6 +214,8 @@ class Alert(Base):
         if to == AlertState.acknowledged.value:
             self.acknowledged_at = when
             self.next_escalation_at = None
+        elif to == AlertState.closed.value:
+            self.closed_at, self.next_escalation_at = when, None
 
 
 class OutboxState(str, enum.Enum):

@@ -1,0 +1,22 @@
+"""alert.closed_at: when a person closed the alert, so retention can count from it
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('alert') as batch:
+        batch.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('alert') as batch:
+        batch.drop_column('closed_at')
