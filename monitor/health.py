@@ -33,7 +33,7 @@ DB_TIMEOUT = 5.0  # seconds /readyz waits for the database before calling it dow
 
 @dataclass(frozen=True)
 class Reason:
-    code: str  # database_down | no_recent_cycle | account_failing | outbox_stale | smtp_failing
+    code: str  # database_down | cycle_failing | no_recent_cycle | account_failing | outbox_stale | smtp_failing
     message: str
 
 
@@ -53,6 +53,7 @@ class Health:
     started_at: datetime | None = None
     last_cycle_at: datetime | None = None
     last_report: CycleReport | None = None
+    last_failure: str | None = None  # why the last cycle failed, if it did
     _ping_failing: bool = False
 
     def __post_init__(self):
@@ -78,7 +79,7 @@ class Health:
 
     async def cycle_done(self, report: CycleReport, seconds: float) -> None:
         """Record a finished cycle; ping the dead-man's switch if all is well."""
-        self.last_cycle_at, self.last_report = self.clock(), report
+        self.last_cycle_at, self.last_report, self.last_failure = self.clock(), report, None
         metrics.observe_cycle(report, seconds)
         if not self.ping_url:
             return
@@ -87,6 +88,14 @@ class Health:
             log.info("dead-man's switch not pinged: %s", ", ".join(r.code for r in reasons))
             return
         await self.ping()
+
+    def cycle_failed(self, err: BaseException) -> None:
+        """Remember why a cycle failed (the error's type and the driver's first
+        line, e.g. "database or disk is full"; never parameters or data)."""
+        detail = getattr(err, "orig", None)
+        first = str(detail).splitlines()[0] if detail is not None and str(detail) else ""
+        self.last_failure = f"{type(err).__name__}: {first}" if first else type(err).__name__
+        metrics.CYCLES.labels("failed").inc()
 
     async def ping(self) -> None:
         metrics.API_PLATFORM.set(None)  # not a platform call
@@ -127,6 +136,8 @@ class Health:
             return [Reason("database_down", f"the database did not answer within {DB_TIMEOUT:.0f} s")]
 
     def _cycle(self) -> list[Reason]:
+        if self.last_failure:
+            return [Reason("cycle_failing", f"the last cycle failed: {self.last_failure}")]
         if self.cycle_every is None:
             return []
         since = self.last_cycle_at or self.started_at
