@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -113,9 +114,22 @@ def wipe(url: str) -> None:
     engine.dispose()
 
 
+def progress(db_url: str) -> tuple[int, int, int]:
+    """(comments stored, classified, emails sent) so far: where a kill landed."""
+    try:
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=30)
+        stored = conn.execute("SELECT count(*) FROM item").fetchone()[0]
+        classified = conn.execute("SELECT count(*) FROM item WHERE classified_at IS NOT NULL").fetchone()[0]
+        sent = conn.execute("SELECT count(*) FROM outbox WHERE state = 'sent'").fetchone()[0]
+        conn.close()
+        return stored, classified, sent
+    except sqlite3.Error:
+        return 0, 0, 0  # killed before the schema existed
+
+
 def kill9(n: int, kills: int, seed: int, window: tuple[float, float]) -> dict:
     s, rng = Scenario("kill-9", n), random.Random(seed)
-    survived = 0
+    survived, at = 0, []
     for _ in range(kills):
         proc = s.worker()
         time.sleep(rng.uniform(*window))
@@ -124,7 +138,8 @@ def kill9(n: int, kills: int, seed: int, window: tuple[float, float]) -> dict:
         proc.kill()
         proc.wait()
         survived += 1
-    return s.finish(kills=survived)
+        at.append(progress(s.db_url))
+    return s.finish(kills=survived, killed_at_stored_classified_sent=at)
 
 
 def postgres(n: int, cuts: int, seed: int) -> dict:
@@ -228,15 +243,18 @@ def disk_full(n: int) -> dict:
 
 
 def main() -> int:
+    os.environ.setdefault("NURSERYWATCH_SECRET_KEY", secrets.token_urlsafe(32))  # the workers sign links
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--comments", type=int, default=5000)
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--lock-seconds", type=float, default=30)
+    p.add_argument("--kill-window", type=float, nargs=2, default=(3.0, 30.0), metavar=("MIN", "MAX"),
+                   help="each kill lands this many seconds after the worker starts (uniform)")
     p.add_argument("--only", choices=["kill", "postgres", "lock", "smtp", "disk"])
     args = p.parse_args()
     scenarios = {
-        "kill": lambda: kill9(args.comments, args.kills, args.seed, (2.0, 12.0)),
+        "kill": lambda: kill9(args.comments, args.kills, args.seed, tuple(args.kill_window)),
         "postgres": lambda: postgres(args.comments, 5, args.seed),
         "lock": lambda: sqlite_lock(min(args.comments, 2000), args.lock_seconds),
         "smtp": lambda: smtp_day(min(args.comments, 500)),

@@ -34,7 +34,13 @@ DB_TIMEOUT = 5.0  # seconds /readyz waits for the database before calling it dow
 @dataclass(frozen=True)
 class Reason:
     code: str  # database_down | cycle_failing | no_recent_cycle | account_failing | outbox_stale | smtp_failing
+    #            | account_poll_failed (not blocking: "degraded")
     message: str
+    blocking: bool = True  # False: reported ("degraded"), but still ready
+
+
+def blocking(reasons: list[Reason]) -> list[Reason]:
+    return [r for r in reasons if r.blocking]
 
 
 @dataclass
@@ -83,7 +89,7 @@ class Health:
         metrics.observe_cycle(report, seconds)
         if not self.ping_url:
             return
-        reasons = await asyncio.to_thread(self.reasons)
+        reasons = blocking(await asyncio.to_thread(self.reasons))
         if reasons:
             log.info("dead-man's switch not pinged: %s", ", ".join(r.code for r in reasons))
             return
@@ -157,10 +163,13 @@ class Health:
                 continue
             budget = self.account_failing_for + self.poll_every.get((acc.platform, acc.external_id), 0)
             since = max(acc.last_success_at or self.started_at, self.started_at)
-            if now - since > timedelta(seconds=budget):
-                out.append(Reason("account_failing",
-                                  f"account {acc.id} ({acc.platform}) has failed {acc.failures} poll(s) "
-                                  f"over {_ago(now - since)} ({acc.state})"))
+            failing = now - since > timedelta(seconds=budget)
+            out.append(Reason(
+                "account_failing" if failing else "account_poll_failed",
+                f"account {acc.id} ({acc.platform}) has failed {acc.failures} poll(s) over {_ago(now - since)} "
+                f"({acc.state}; " + ("longer than" if failing else "within") + f" its budget of {_ago(timedelta(seconds=budget))})",
+                blocking=failing,
+            ))
         return out
 
     def _outbox(self, s: Session) -> list[Reason]:
@@ -182,7 +191,7 @@ class Health:
 
     def as_json(self, reasons: list[Reason]) -> dict:
         return {
-            "status": "not ready" if reasons else "ready",
+            "status": "not ready" if blocking(reasons) else "degraded" if reasons else "ready",
             "reasons": [asdict(r) for r in reasons],
             "last_cycle_at": self.last_cycle_at.isoformat() if self.last_cycle_at else None,
         }
