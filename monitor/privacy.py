@@ -54,12 +54,13 @@ class ErasureReport:
     kept: dict[int, str] = field(default_factory=dict)  # item id -> why it was kept
 
 
-def _erase_items(session: Session, item_ids: list[int]) -> None:
-    """Erase the words of these items and everything quoting them."""
+def _erase_items(session: Session, item_ids: list[int], now: datetime) -> None:
+    """Erase the words of these items and everything quoting them; `erased_at`
+    keeps the platform re-reads and webhooks from bringing the words back."""
     if not item_ids:
         return
     session.execute(update(Item).where(Item.id.in_(item_ids))
-                    .values(text="", author_name=None, author_id=None, permalink=None))
+                    .values(text="", author_name=None, author_id=None, permalink=None, erased_at=now))
     session.execute(update(Finding).where(Finding.item_id.in_(item_ids)).values(evidence=[]))
     alert_ids = list(session.scalars(select(Alert.id).where(Alert.item_id.in_(item_ids))))
     if alert_ids:
@@ -92,7 +93,7 @@ def apply_retention(sessions: Database, setting_id: int, cfg: RetentionConfig, n
                 _has_words(),
             )
         ))
-        _erase_items(s, unflagged)
+        _erase_items(s, unflagged, now)
         report.unflagged_items = len(unflagged)
 
         report.email_bodies = s.execute(
@@ -114,7 +115,7 @@ def apply_retention(sessions: Database, setting_id: int, cfg: RetentionConfig, n
             keep = cfg.closed_safeguarding_after if "safeguarding" in (categories or []) else cfg.closed_alerts_after
             if closed_at < now - timedelta(seconds=keep):
                 expired.append(item_id)
-        _erase_items(s, expired)
+        _erase_items(s, expired, now)
         report.closed_alerts = len(expired)
 
         if report.unflagged_items or report.email_bodies or report.closed_alerts:
@@ -208,7 +209,7 @@ def erase_author(sessions: sessionmaker[Session], setting_id: int, author: str, 
                     )
                     continue
             report.erased_items.append(item_id)
-        _erase_items(s, report.erased_items)
+        _erase_items(s, report.erased_items, now)
         _audit(s, setting_id, "privacy_erase", actor, now,
                erased_item_ids=report.erased_items, kept_item_ids=sorted(report.kept))
     flush_erased(sessions)

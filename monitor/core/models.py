@@ -146,6 +146,7 @@ class Item(Base):
     removed_at: Mapped[datetime | None]  # removed on the platform (a webhook or a re-read said so); the record stays
     source: Mapped[str | None] = mapped_column(String(200))  # where an item off the setting's own page was found
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased_at: Mapped[datetime | None]  # words erased (retention, privacy erase): never re-read
 
     account: Mapped[Account] = relationship()
     findings: Mapped[list["Finding"]] = relationship(back_populates="item", order_by="Finding.id")

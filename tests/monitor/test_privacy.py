@@ -192,3 +192,22 @@ def test_privacy_commands_export_erase_and_apply_retention(tmp_path, capsys):
     assert "kept item" in out and "safeguarding" in out
     assert cli.main(["privacy", "retention", "--config", config]) == 0
     assert "retention: 0 unflagged item(s)" in capsys.readouterr().out
+
+
+def test_an_erased_comment_is_not_brought_back_by_a_platform_re_read(rt, clock):
+    from monitor.core.types import ItemChange
+    from monitor.recheck import recheck_due
+
+    page = rt.connectors[next(iter(rt.connectors))]
+    seen = []
+
+    async def recheck(known):  # the platform still shows the comment as it was
+        seen.extend(k.external_id for k in known)
+        return [ItemChange("c0", text=COMMENTS[0][1])]
+
+    page.recheck = recheck
+    erase_author(rt.sessions, rt.setting_id, AUTHOR, rt.config.retention, clock(), actor="cli:test")
+    asyncio.run(recheck_due(rt))
+    assert "c0" not in seen and "c3" in seen  # erased items are not even asked about
+    item = by_external(rt)["c0"]
+    assert item.text == "" and item.erased_at is not None and item.classified_at is not None

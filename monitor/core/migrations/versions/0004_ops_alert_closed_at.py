@@ -1,4 +1,4 @@
-"""alert.closed_at: when a person closed the alert, so retention can count from it
+"""alert.closed_at (retention counts from it) and item.erased_at (an erased item is never re-read)
 
 Revision ID: 0004
 Revises: 0003
@@ -15,8 +15,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('alert') as batch:
         batch.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('item') as batch:
+        batch.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('item') as batch:
+        batch.drop_column('erased_at')
     with op.batch_alter_table('alert') as batch:
         batch.drop_column('closed_at')
