@@ -27,6 +27,7 @@ from monitor.core.db import normalise_url
 from monitor.core.models import Alert, Item
 from monitor.daemon import Jobs
 from monitor.faults import SyntheticPage, audit, finished
+from monitor.health import blocking
 from monitor.runtime import build_runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -245,7 +246,10 @@ def small_disk():
         os.rmdir(folder)
 
 
-def test_a_full_disk_gives_a_clear_reason_no_corruption_and_catches_up_when_freed(make_config, tmp_path, clock, smtp):
+def test_a_full_disk_gives_a_clear_reason_no_corruption_and_catches_up_when_freed(make_config, db_url, tmp_path,
+                                                                                   clock, smtp):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("a SQLite file on a small disk; PostgreSQL's own disk is the server's business")
     with small_disk() as folder:
         full_disk_run(make_config, folder or tmp_path, folder is not None, clock, smtp)
 
@@ -274,7 +278,7 @@ def full_disk_run(make_config, folder, real_disk, clock, smtp):
         jobs = Jobs(rt)
         asyncio.run(jobs.cycle())
         assert rt.health.last_failure and "database or disk is full" in rt.health.last_failure
-        assert [r.code for r in rt.health.reasons()] == ["cycle_failing"]
+        assert [r.code for r in blocking(rt.health.reasons())] == ["cycle_failing"]
         check = sqlite3.connect(path)
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         check.close()
