@@ -120,13 +120,14 @@ def audit(sessions, n: int, received_message_ids: list[str]) -> Audit:
     with sessions() as s:
         ids = s.scalars(select(Item.external_id)).all()
         alert_items = s.scalars(select(Alert.item_id)).all()
-        rows = s.execute(select(OutboxMessage.raw, OutboxMessage.state)).all()
-    queued = {email.message_from_string(raw)["Message-ID"] for raw, _ in rows}
+        rows = s.execute(select(OutboxMessage.payload, OutboxMessage.raw, OutboxMessage.state)).all()
+    queued = {(payload or {}).get("message_id") or email.message_from_string(raw or "")["Message-ID"]
+              for payload, raw, _ in rows}
     got = Counter(received_message_ids)
     return Audit(
         comments=n, stored=len(set(ids)), duplicate_items=len(ids) - len(set(ids)),
         alerts=len(alert_items), items_alerted_twice=len(alert_items) - len(set(alert_items)),
-        outbox_rows=len(rows), unsent=sum(1 for _, st in rows if st in ("pending", "sending")),
+        outbox_rows=len(rows), unsent=sum(1 for _p, _r, st in rows if st in ("pending", "sending")),
         delivered=len(set(got) & queued), delivered_twice=sum(1 for m, k in got.items() if k > 1),
         never_delivered=len(queued - set(got)),
     )

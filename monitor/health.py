@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.delivery import delivery_problem
 from monitor import metrics
 from monitor.core.models import Account, AccountState, OutboxMessage, OutboxState
 from monitor.core.settings import Config
@@ -179,6 +180,8 @@ class Health:
         if oldest is not None and now - oldest > timedelta(seconds=self.retry_for):
             out.append(Reason("outbox_stale", f"an email has waited {_ago(now - oldest)}, "
                                               f"longer than its retry budget of {_ago(timedelta(seconds=self.retry_for))}"))
+        if (problem := delivery_problem(self.sessions)) is not None:  # a refused login or TLS: a config error
+            return out + [Reason("smtp_failing", f"delivery refused: {problem}")]
         failing = s.execute(
             select(OutboxMessage.id, OutboxMessage.last_error)
             .where(pending, OutboxMessage.attempts > 0).order_by(OutboxMessage.id.desc()).limit(1)

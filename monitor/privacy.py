@@ -36,7 +36,7 @@ from monitor.core.settings import RetentionConfig
 
 log = logging.getLogger(__name__)
 
-ERASED_EMAIL = "(erased under the retention policy)"
+ERASED = {"erased": True}  # an outbox row's payload once its content is erased
 WITHDRAWN = "withdrawn: the comment it was about was erased"
 
 
@@ -69,7 +69,7 @@ def _erase_items(session: Session, item_ids: list[int], now: datetime) -> None:
         unsent = OutboxMessage.state.in_((OutboxState.pending.value, OutboxState.sending.value))
         session.execute(update(OutboxMessage).where(OutboxMessage.alert_id.in_(alert_ids), unsent)
                         .values(state=OutboxState.failed.value, last_error=WITHDRAWN))
-        session.execute(update(OutboxMessage).where(OutboxMessage.alert_id.in_(alert_ids)).values(raw=ERASED_EMAIL))
+        session.execute(update(OutboxMessage).where(OutboxMessage.alert_id.in_(alert_ids)).values(payload=ERASED, raw=None))
 
 
 def _has_words():
@@ -96,14 +96,15 @@ def apply_retention(sessions: Database, setting_id: int, cfg: RetentionConfig, n
         _erase_items(s, unflagged, now)
         report.unflagged_items = len(unflagged)
 
-        report.email_bodies = s.execute(
-            update(OutboxMessage)
+        old_messages = [row_id for row_id, payload in s.execute(
+            select(OutboxMessage.id, OutboxMessage.payload)
             .where(OutboxMessage.setting_id == setting_id,
                    OutboxMessage.state.in_((OutboxState.sent.value, OutboxState.failed.value)),
-                   OutboxMessage.created_at < now - timedelta(seconds=cfg.sent_email_after),
-                   OutboxMessage.raw != ERASED_EMAIL)
-            .values(raw=ERASED_EMAIL)
-        ).rowcount or 0
+                   OutboxMessage.created_at < now - timedelta(seconds=cfg.sent_email_after))
+        ) if payload != ERASED]
+        if old_messages:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(old_messages)).values(payload=ERASED, raw=None))
+        report.email_bodies = len(old_messages)
 
         expired = []
         for alert_id, item_id, categories, closed_at in s.execute(
@@ -181,8 +182,8 @@ def export_author(sessions: sessionmaker[Session], setting_id: int, author: str,
                     "created_at": _iso(alert.created_at), "acknowledged_at": _iso(alert.acknowledged_at),
                     "closed_at": _iso(alert.closed_at), "note": alert.action_note,
                     "events": [{"action": e.action, "at": _iso(e.created_at), "detail": e.detail} for e in events],
-                    "emails": [{"to": m.to_addr, "kind": m.kind, "state": m.state, "sent_at": _iso(m.sent_at),
-                                "subject": m.subject} for m in emails],
+                    "messages": [{"channel": m.channel, "to": m.address, "kind": m.kind, "state": m.state,
+                                  "sent_at": _iso(m.sent_at)} for m in emails],
                 }
             out.append(entry)
         _audit(s, setting_id, "privacy_export", actor, now, item_ids=[i["item_id"] for i in out])
