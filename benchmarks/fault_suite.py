@@ -185,7 +185,6 @@ def smtp_day(n: int) -> dict:
     from datetime import datetime, timezone
 
     from alerts.testing import FakeClock
-    from alerts.transport import SmtpTransport
     from monitor.core.settings import load_config
     from monitor.daemon import Jobs
     from monitor.faults import SyntheticPage, finished
@@ -195,7 +194,6 @@ def smtp_day(n: int) -> dict:
     s.smtp.stop()  # nothing listens on the port for the day
     clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
     rt = build_runtime(load_config(s.config), clock=clock)
-    rt.transport = SmtpTransport("127.0.0.1", s.smtp_port, starttls=False, timeout=2)
     rt.connectors[next(iter(rt.connectors))] = SyntheticPage(n, clock)
     jobs = Jobs(rt)
     attempts = 0

@@ -22,7 +22,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, event, select, text
 
 from alerts.testing import ScriptedHandler, free_port
-from alerts.transport import SmtpTransport
 from monitor.core.db import normalise_url
 from monitor.core.models import Alert, Item
 from monitor.daemon import Jobs
@@ -204,7 +203,6 @@ def test_a_sqlite_database_locked_by_another_process_is_waited_for(make_config, 
 def test_smtp_down_for_a_simulated_day_then_everything_is_delivered_once(make_config, sessions, clock):
     n, port = 24, free_port()
     rt, jobs = daemon_runtime(make_config, sessions, clock, port, n)
-    rt.transport = SmtpTransport("127.0.0.1", port, starttls=False, timeout=2)
     codes = set()
     for _ in range(24):  # a day of hourly cycles (the longest backoff) with nothing listening
         asyncio.run(jobs.cycle())
