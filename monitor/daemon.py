@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
+from monitor.privacy import apply_retention
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
 from monitor.lease import DatabaseLease
@@ -118,8 +119,10 @@ class Jobs:
     async def _account(self, account_id: int, connector) -> None:
         try:
             await run_account(self.rt, account_id, connector, CycleReport(), limits=self.limits)
-        except Exception:  # a crash mid-cycle is resumed by the next one
+        except Exception as err:  # a crash mid-cycle is resumed by the next one
             log.exception("account %s: cycle failed; the next cycle resumes from the committed state", account_id)
+            if self.rt.health:
+                self.rt.health.cycle_failed(err)  # /readyz names it until a cycle succeeds
         finally:
             self.polling.pop(account_id, None)
 
@@ -136,6 +139,12 @@ class Jobs:
     async def escalate(self) -> None:
         async with self.locks["escalate"]:
             await asyncio.to_thread(run_escalations, self.rt.sessions, self.rt.alert_env, self.rt.clock())
+
+    async def retention(self) -> None:
+        """Erase what the [retention] periods say has been kept long enough."""
+        async with self.lock:
+            await asyncio.to_thread(apply_retention, self.rt.sessions, self.rt.setting_id,
+                                    self.rt.config.retention, self.rt.clock())
 
     async def digest(self) -> None:
         """Checked every minute rather than on a cron trigger: the digest module
@@ -178,6 +187,7 @@ def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
     sched.add_job(jobs.recheck, "interval", seconds=300, id="recheck", **common)
     if jobs.lease is not None:
         sched.add_job(jobs.heartbeat, "interval", seconds=jobs.lease.renew_every, id="lease", **common)
+    sched.add_job(jobs.retention, "interval", hours=1, id="retention", **common)
     if rt.config.digest.enabled:
         sched.add_job(jobs.digest, "interval", seconds=60, id="digest", **common)
     return sched

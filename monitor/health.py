@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.delivery import delivery_problem
 from monitor import metrics
 from monitor.core.models import Account, AccountState, OutboxMessage, OutboxState
 from monitor.core.settings import Config
@@ -33,8 +34,14 @@ DB_TIMEOUT = 5.0  # seconds /readyz waits for the database before calling it dow
 
 @dataclass(frozen=True)
 class Reason:
-    code: str  # database_down | no_recent_cycle | account_failing | outbox_stale | smtp_failing
+    code: str  # database_down | cycle_failing | no_recent_cycle | account_failing | outbox_stale | smtp_failing
+    #            | account_poll_failed (not blocking: "degraded")
     message: str
+    blocking: bool = True  # False: reported ("degraded"), but still ready
+
+
+def blocking(reasons: list[Reason]) -> list[Reason]:
+    return [r for r in reasons if r.blocking]
 
 
 @dataclass
@@ -53,6 +60,7 @@ class Health:
     started_at: datetime | None = None
     last_cycle_at: datetime | None = None
     last_report: CycleReport | None = None
+    last_failure: str | None = None  # why the last cycle failed, if it did
     _ping_failing: bool = False
 
     def __post_init__(self):
@@ -78,15 +86,23 @@ class Health:
 
     async def cycle_done(self, report: CycleReport, seconds: float) -> None:
         """Record a finished cycle; ping the dead-man's switch if all is well."""
-        self.last_cycle_at, self.last_report = self.clock(), report
+        self.last_cycle_at, self.last_report, self.last_failure = self.clock(), report, None
         metrics.observe_cycle(report, seconds)
         if not self.ping_url:
             return
-        reasons = await asyncio.to_thread(self.reasons)
+        reasons = blocking(await asyncio.to_thread(self.reasons))
         if reasons:
             log.info("dead-man's switch not pinged: %s", ", ".join(r.code for r in reasons))
             return
         await self.ping()
+
+    def cycle_failed(self, err: BaseException) -> None:
+        """Remember why a cycle failed (the error's type and the driver's first
+        line, e.g. "database or disk is full"; never parameters or data)."""
+        detail = getattr(err, "orig", None)
+        first = str(detail).splitlines()[0] if detail is not None and str(detail) else ""
+        self.last_failure = f"{type(err).__name__}: {first}" if first else type(err).__name__
+        metrics.CYCLES.labels("failed").inc()
 
     async def ping(self) -> None:
         metrics.API_PLATFORM.set(None)  # not a platform call
@@ -127,6 +143,8 @@ class Health:
             return [Reason("database_down", f"the database did not answer within {DB_TIMEOUT:.0f} s")]
 
     def _cycle(self) -> list[Reason]:
+        if self.last_failure:
+            return [Reason("cycle_failing", f"the last cycle failed: {self.last_failure}")]
         if self.cycle_every is None:
             return []
         since = self.last_cycle_at or self.started_at
@@ -146,10 +164,13 @@ class Health:
                 continue
             budget = self.account_failing_for + self.poll_every.get((acc.platform, acc.external_id), 0)
             since = max(acc.last_success_at or self.started_at, self.started_at)
-            if now - since > timedelta(seconds=budget):
-                out.append(Reason("account_failing",
-                                  f"account {acc.id} ({acc.platform}) has failed {acc.failures} poll(s) "
-                                  f"over {_ago(now - since)} ({acc.state})"))
+            failing = now - since > timedelta(seconds=budget)
+            out.append(Reason(
+                "account_failing" if failing else "account_poll_failed",
+                f"account {acc.id} ({acc.platform}) has failed {acc.failures} poll(s) over {_ago(now - since)} "
+                f"({acc.state}; " + ("longer than" if failing else "within") + f" its budget of {_ago(timedelta(seconds=budget))})",
+                blocking=failing,
+            ))
         return out
 
     def _outbox(self, s: Session) -> list[Reason]:
@@ -159,6 +180,8 @@ class Health:
         if oldest is not None and now - oldest > timedelta(seconds=self.retry_for):
             out.append(Reason("outbox_stale", f"an email has waited {_ago(now - oldest)}, "
                                               f"longer than its retry budget of {_ago(timedelta(seconds=self.retry_for))}"))
+        if (problem := delivery_problem(self.sessions)) is not None:  # a refused login or TLS: a config error
+            return out + [Reason("smtp_failing", f"delivery refused: {problem}")]
         failing = s.execute(
             select(OutboxMessage.id, OutboxMessage.last_error)
             .where(pending, OutboxMessage.attempts > 0).order_by(OutboxMessage.id.desc()).limit(1)
@@ -171,7 +194,7 @@ class Health:
 
     def as_json(self, reasons: list[Reason]) -> dict:
         return {
-            "status": "not ready" if reasons else "ready",
+            "status": "not ready" if blocking(reasons) else "degraded" if reasons else "ready",
             "reasons": [asdict(r) for r in reasons],
             "last_cycle_at": self.last_cycle_at.isoformat() if self.last_cycle_at else None,
         }

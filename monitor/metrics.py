@@ -40,8 +40,8 @@ ALERTS_RAISED = Counter("nurserywatch_alerts_raised_total", "Alerts raised by th
 EMAILS_SENT = Counter("nurserywatch_emails_sent_total", "Emails the SMTP server accepted in pipeline cycles")
 API_REQUESTS = Counter("nurserywatch_api_requests_total", "HTTP requests to platform APIs", ["platform"])
 API_ERRORS = Counter("nurserywatch_api_errors_total", "Platform API answers >= 400", ["platform", "status"])
-# A placeholder until webhooks land: declared now so dashboards and alert rules can be written once.
-WEBHOOK_EVENTS = Counter("nurserywatch_webhook_events_total", "Webhook events received", ["platform"])
+WEBHOOK_EVENTS = Counter("nurserywatch_webhook_events_total", "Webhook deliveries received, by outcome",
+                         ["platform", "outcome"])  # outcome: queued, replay, refused (bad signature)
 PINGS = Counter("nurserywatch_deadman_pings_total", "Dead-man's switch pings, by outcome", ["outcome"])
 
 # The platform whose account is being polled, set by the pipeline around each
@@ -106,7 +106,7 @@ class DatabaseCollector(Collector):
             yield outbox
             oldest = s.scalar(select(func.min(OutboxMessage.created_at)).where(OutboxMessage.state == "pending"))
             age = GaugeMetricFamily("nurserywatch_outbox_oldest_age_seconds", "Age of the oldest unsent email (0 if none)")
-            age.add_metric([], max(0.0, (now - _aware(oldest)).total_seconds()) if oldest else 0.0)
+            age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
             yield age
             retrying = GaugeMetricFamily(
                 "nurserywatch_delivery_retrying_messages", "Unsent emails whose last attempt failed"
@@ -131,12 +131,6 @@ class DatabaseCollector(Collector):
             for (c, state), n in sorted(tally.items()):
                 alerts.add_metric([c, state], n)
             yield alerts
-
-
-def _aware(t: datetime) -> datetime:
-    from datetime import timezone
-
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def exposition(collector: DatabaseCollector) -> bytes:

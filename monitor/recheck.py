@@ -62,7 +62,8 @@ async def recheck_due(rt: Runtime) -> list[int]:
                 for i in session.scalars(
                     select(Item)
                     .where(Item.account_id == account_id, Item.kind.in_(("comment", "reply")),
-                           Item.removed_at.is_(None), Item.created_at >= now - RECHECK_WINDOW)
+                           Item.removed_at.is_(None), Item.erased_at.is_(None),  # erased: never re-read
+                           Item.created_at >= now - RECHECK_WINDOW)
                     .order_by(Item.created_at.desc())
                     .limit(RECHECK_MAX)
                 )
@@ -86,7 +87,7 @@ def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange])
     edited, rewritten = [], []
     for change in changes:
         item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == change.external_id))
-        if item is None:
+        if item is None or item.erased_at is not None:  # erased words stay erased
             continue
         alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
         if change.deleted:

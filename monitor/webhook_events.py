@@ -219,7 +219,7 @@ def apply(session: Session, setting_id: int, acc: Account, ch: Change, now: date
 
 def _edited(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> None:
     item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
-    if item is None or item.text == ch.item.text:
+    if item is None or item.text == ch.item.text or item.erased_at is not None:  # erased: stays erased
         return
     alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
     if alert is not None:  # keep what people were shown; note that it changed

@@ -11,9 +11,11 @@ from alerts.cli import register as register_alert_commands
 from classifiers.cli import register as register_classifier_commands
 from connectors.cli import register as register_account_commands
 from monitor.accounts.cli import register as register_accounts
+from monitor.cli.backup import register as register_backup
 from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.cli.feedback import register as register_train_feedback
+from monitor.cli.privacy import register as register_privacy
 from monitor.core.settings import ConfigError, add_config_option, load_config
 from monitor.logs import REDACTOR, configure_logging, personal_names, use_format as use_log_format
 
@@ -24,7 +26,7 @@ log = logging.getLogger("nurserywatch")
 # stages (run, demo, classify, digest).
 COMMAND_GROUPS = (
     register_classify, register_classifier_commands, register_account_commands,
-    register_alert_commands, register_digest, register_accounts,
+    register_alert_commands, register_digest, register_accounts, register_backup, register_privacy,
     register_train_feedback,  # adds --with-feedback to the classifiers' `train`, so after them
 )
 

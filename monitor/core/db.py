@@ -46,6 +46,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
+            cur.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left in free pages
             cur.close()
 
     return engine

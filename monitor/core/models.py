@@ -152,6 +152,7 @@ class Item(Base):
     source: Mapped[str | None] = mapped_column(String(200))  # where an item off the setting's own page was found
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     backfill: Mapped[bool] = mapped_column(Boolean, default=False)  # older than the first poll's horizon
+    erased_at: Mapped[datetime | None]  # words erased (retention, privacy erase): never re-read
 
     account: Mapped[Account] = relationship()
     findings: Mapped[list["Finding"]] = relationship(back_populates="item", order_by="Finding.id")
@@ -208,6 +209,7 @@ class Alert(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]  # retention counts from here (docs/data-protection.md)
 
     item: Mapped[Item] = relationship()
     acknowledged_by: Mapped[Recipient | None] = relationship()
@@ -219,6 +221,8 @@ class Alert(Base):
         if to == AlertState.acknowledged.value:
             self.acknowledged_at = when
             self.next_escalation_at = None
+        elif to == AlertState.closed.value:
+            self.closed_at, self.next_escalation_at = when, None
 
 
 class OutboxState(str, enum.Enum):

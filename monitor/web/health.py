@@ -2,7 +2,9 @@
 
 /healthz says only that the process answers (a container or systemd liveness
 probe: restarting will not fix a refused SMTP login). /readyz runs the checks
-in `monitor.health` and answers 503 with the reasons when any fails.
+in `monitor.health` and answers 503 with the reasons when any fails; 200 with
+status "degraded" when only a warning stands (an account's last poll failed,
+inside its budget).
 /metrics is the Prometheus exposition. None of them shows personal data, so
 they need no token; still, keep them off the public internet (the Caddy
 example in docs/operations.md does).
@@ -16,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from monitor.health import Health
+from monitor.health import Health, blocking
 from monitor.metrics import DatabaseCollector, exposition
 
 
@@ -28,7 +30,7 @@ def health_routes(health: Health) -> list[Route]:
 
     async def readyz(request: Request) -> Response:
         reasons = await health.check()
-        return JSONResponse(health.as_json(reasons), status_code=503 if reasons else 200,
+        return JSONResponse(health.as_json(reasons), status_code=503 if blocking(reasons) else 200,
                             headers={"Cache-Control": "no-store"})
 
     async def metrics(request: Request) -> Response:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from monitor.metrics import WEBHOOK_EVENTS
 from monitor.webhook_events import queue_event
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,14 @@ def routes(deps) -> list[Route]:
         raw = await request.body()
         if not signature_ok(hook.app_secret, raw, request.headers.get("x-hub-signature-256")):
             log.warning("webhook delivery refused: missing or wrong X-Hub-Signature-256")
+            WEBHOOK_EVENTS.labels("meta", "refused").inc()
             return PlainTextResponse("missing or wrong X-Hub-Signature-256", status_code=401)
         try:
             json.loads(raw.decode("utf-8"))
         except ValueError:  # also UnicodeDecodeError
             return PlainTextResponse("the body is not JSON", status_code=400)
         fresh = await run_in_threadpool(_queue, deps, raw)  # a busy database never blocks the event loop
+        WEBHOOK_EVENTS.labels("meta", "queued" if fresh else "replay").inc()
         if fresh:
             hook.on_queued()
         else:

@@ -101,7 +101,9 @@ def test_readyz_names_an_account_failing_longer_than_its_budget_and_clears_on_re
 
     runtime.connectors[account_id] = Broken()
     cycle(runtime)
-    assert readiness(client)[:2] == (200, set())  # one failure is inside the budget
+    status, codes, body = readiness(client)  # one failure is inside the budget: degraded, still ready
+    assert (status, codes, body["status"]) == (200, {"account_poll_failed"}, "degraded")
+    assert "within its budget" in body["reasons"][0]["message"]
 
     budget = runtime.health.account_failing_for + 300
     for _ in range(3):
@@ -206,3 +208,19 @@ def test_json_log_format_writes_one_object_per_line(capsys):
     record = json.loads(line)
     assert record["message"] == "account 7: rate limited"
     assert record["level"] == "WARNING" and record["logger"] == "monitor.test"
+
+
+def test_webhook_deliveries_are_counted_by_outcome(runtime):
+    from monitor.web.webhooks import MetaWebhook, sign
+
+    app = create_app(WebDeps(sessions=runtime.sessions, env=runtime.alert_env, clock=runtime.clock,
+                             meta_webhook=MetaWebhook("app-secret", "verify")))
+    client = AppClient(app)
+    counter = metrics.WEBHOOK_EVENTS
+    before = {o: counter.labels("meta", o)._value.get() for o in ("queued", "replay", "refused")}
+    raw = json.dumps({"object": "page", "entry": []}).encode()
+    for signature in (sign("app-secret", raw), sign("app-secret", raw), "sha256=" + "0" * 64):
+        client.post("/webhooks/meta", content=raw,
+                    headers={"content-type": "application/json", "x-hub-signature-256": signature})
+    assert {o: counter.labels("meta", o)._value.get() - before[o] for o in before} == \
+        {"queued": 1, "replay": 1, "refused": 1}
