@@ -116,6 +116,11 @@ class Jobs:
             task = asyncio.create_task(self._account(account_id, connector), name=f"account {account_id}")
             self.polling[account_id] = task
 
+    async def cycle(self) -> None:
+        """One `tick`, waited for: every account polled once if due (the fault suite's worker)."""
+        await self.tick()
+        await asyncio.gather(*list(self.polling.values()))
+
     async def _account(self, account_id: int, connector) -> None:
         try:
             await run_account(self.rt, account_id, connector, CycleReport(), limits=self.limits)
