@@ -36,37 +36,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from alerts.testing import ScriptedHandler, free_port  # noqa: E402
 from monitor.core.db import normalise_url, open_database  # noqa: E402
-from monitor.faults import audit  # noqa: E402
+from monitor.faults import audit, config_file  # noqa: E402
 
 PG_ENV = "NURSERYWATCH_TEST_DATABASE_URL"
-
-
-def config_file(folder: Path, db_url: str, smtp_port: int) -> Path:
-    path = folder / "faults.toml"
-    path.write_text(f"""
-[setting]
-name = "Willowbrook Day Nursery"
-[database]
-url = "{db_url}"
-[email]
-from = "nurserywatch@example.org"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_port}
-smtp_starttls = false
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-[[accounts]]
-platform = "demo"
-id = "page"
-poll_every = "1s"
-""")
-    return path
 
 
 class Scenario:

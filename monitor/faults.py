@@ -19,6 +19,7 @@ import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -29,6 +30,36 @@ from monitor.core.types import FetchedItem
 
 BATCH = 100
 STREAM = ("comments", "")
+
+
+def config_file(folder: Path, db_url: str, smtp_port: int) -> Path:
+    """The worker's configuration: one demo page polled every second, mail to a local SMTP server."""
+    path = folder / "faults.toml"
+    path.write_text(f"""
+[setting]
+name = "Willowbrook Day Nursery"
+[database]
+url = "{db_url}"
+[email]
+from = "nurserywatch@example.org"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+smtp_starttls = false
+[[recipients]]
+name = "Jo Manager"
+email = "manager@example.org"
+roles = ["manager"]
+[[recipients]]
+name = "Sam Lead"
+email = "dsl@example.org"
+roles = ["dsl"]
+[[accounts]]
+platform = "demo"
+id = "page"
+poll_every = "1s"
+""")
+    return path
+
 
 
 class SyntheticPage:

@@ -25,7 +25,7 @@ from alerts.testing import ScriptedHandler, free_port
 from monitor.core.db import normalise_url
 from monitor.core.models import Alert, Item
 from monitor.daemon import Jobs
-from monitor.faults import SyntheticPage, audit, finished
+from monitor.faults import SyntheticPage, audit, config_file, finished
 from monitor.health import blocking
 from monitor.runtime import build_runtime
 
@@ -67,37 +67,9 @@ def smtp():
     controller.stop()
 
 
-def write_config(tmp_path, db_url: str, smtp_port: int) -> str:
-    path = tmp_path / "faults.toml"
-    path.write_text(f"""
-[setting]
-name = "Willowbrook Day Nursery"
-[database]
-url = "{db_url}"
-[email]
-from = "nurserywatch@example.org"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_port}
-smtp_starttls = false
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-[[accounts]]
-platform = "demo"
-id = "page"
-poll_every = "1s"
-""")
-    return str(path)
-
-
 def test_kill_9_at_random_moments_then_a_clean_run_loses_and_doubles_nothing(tmp_path, smtp):
     n, kills, rng = 300, 3, random.Random(14)
-    config = write_config(tmp_path, f"sqlite:///{tmp_path}/nw.db", smtp.port)
+    config = config_file(tmp_path, f"sqlite:///{tmp_path}/nw.db", smtp.port)
     cmd = [sys.executable, "-m", "monitor.faults", "--config", config, "--comments", str(n)]
     survived = 0
     for _ in range(kills):
