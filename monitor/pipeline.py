@@ -20,6 +20,8 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from alerts.delivery import deliver_due, delivery_problem
 from alerts.notices import queue_admin_notice
 from connectors.base import (
@@ -113,24 +115,24 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
     cursors = await asyncio.to_thread(_begin_poll, rt, account_id, only_due)
     if cursors is None:
         return False
+    failure: ConnectorError | None = None
     try:
         async with asyncio.timeout(rt.config.polling.deadline):
             async for batch in connector.fetch(cursors):
                 report.fetched += len(batch.items)
                 report.stored += await asyncio.to_thread(_store, rt, account_id, batch)
     except ConnectorError as err:
-        await asyncio.to_thread(_record_failure, rt, account_id, err)
-        report.failed_accounts.append(str(account_id))
-        return True
+        failure = err
     except TimeoutError:
-        err = TemporaryFailure(f"no complete answer within the poll deadline ({rt.config.polling.deadline} s)")
-        await asyncio.to_thread(_record_failure, rt, account_id, err)
-        report.failed_accounts.append(str(account_id))
-        return True
+        failure = TemporaryFailure(f"no complete answer within the poll deadline ({rt.config.polling.deadline} s)")
+    except SQLAlchemyError as err:  # storing failed (locked, restarted); no cursor moved past what was committed
+        log.debug("account %s: database error while storing", account_id, exc_info=True)  # may quote SQL params
+        failure = TemporaryFailure(f"database error while storing ({type(err).__name__}); fetched again next poll")
     except Exception as err:  # a connector bug must not stop the other accounts
         log.debug("account %s: unexpected error", account_id, exc_info=True)  # debug only: may quote data
-        err = TemporaryFailure(f"unexpected {type(err).__name__} in the connector")
-        await asyncio.to_thread(_record_failure, rt, account_id, err)
+        failure = TemporaryFailure(f"unexpected {type(err).__name__} in the connector")
+    if failure is not None:
+        await asyncio.to_thread(_record_failure, rt, account_id, failure)
         report.failed_accounts.append(str(account_id))
         return True
     await asyncio.to_thread(_record_success, rt, account_id)

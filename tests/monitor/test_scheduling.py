@@ -104,3 +104,30 @@ def test_in_the_daemon_a_stuck_account_holds_up_neither_the_other_account_nor_de
 
     asyncio.run(scenario())
     assert any("Safeguarding" in m["Subject"] for _f, _t, m in smtp_server.handler.messages)
+
+
+def test_a_database_error_while_storing_is_named_as_one_and_the_items_are_fetched_again(rt, clock, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import monitor.pipeline as pipeline
+
+    (account_id, connector), = rt.connectors.items()
+    connector.post("c1", "a bruise on her arm", clock() - timedelta(minutes=1))
+    real_store = pipeline.store_batch
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT INTO item ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(pipeline, "store_batch", locked)
+    report = CycleReport()
+    asyncio.run(poll_account(rt, account_id, connector, report, only_due=False))
+
+    assert report.failed_accounts == [str(account_id)] and report.stored == 0
+    with rt.sessions() as s:
+        error = s.get(Account, account_id).last_error
+    assert "database error while storing" in error and "connector" not in error
+
+    monkeypatch.setattr(pipeline, "store_batch", real_store)
+    report = CycleReport()
+    asyncio.run(poll_account(rt, account_id, connector, report, only_due=False))
+    assert report.stored == 1  # the cursor had not moved: the same comment came again
