@@ -17,3 +17,42 @@ def test_the_migrated_schema_matches_the_models(db_url):
             assert compare_metadata(context, Base.metadata) == []
     finally:
         db.dispose()
+
+
+class Killed(Exception):
+    """Stands in for the process dying between two statements of the first migration."""
+
+
+def test_a_migration_interrupted_part_way_leaves_nothing_behind_and_the_next_start_completes_it(tmp_path):
+    from sqlalchemy import event, inspect
+
+    from monitor.core.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path}/nw.db")
+    created = []
+
+    def die_at_the_third_table(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            created.append(statement)
+            if len(created) == 3:
+                raise Killed
+
+    event.listen(engine, "before_cursor_execute", die_at_the_third_table)
+    try:
+        try:
+            upgrade(engine)
+        except Killed:
+            pass
+        assert len(created) == 3
+        assert inspect(engine).get_table_names() == []  # was: two tables and no alembic_version
+    finally:
+        event.remove(engine, "before_cursor_execute", die_at_the_third_table)
+        engine.dispose()
+
+    db = open_database(f"sqlite:///{tmp_path}/nw.db")  # the next start
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        db.dispose()
