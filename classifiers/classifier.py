@@ -10,6 +10,8 @@ Post-processing order (documented in docs/classifier.md):
   5. combine  rule score and model probability -> one score per label (combiner.json)
   6. threshold  labels whose score reaches the label's threshold are raised
   7. review   non-English or too-short comments with no label are marked for a human
+  8. correct  the setting's own lessons ("not a concern", "needed a human") adjust the
+              labels of comments very like the taught ones (corrections.py)
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from .detectors.names import NameFinder
 from .detectors.pii import PiiDetector
 from .detectors.rules import LexiconDetector
 from .combine import RULES_ONLY_THRESHOLD, Combiner
+from .corrections import Corrections
 from .language import LanguageGuesser
 from .lexicon import word_classes
 from .thread import ThreadReader
@@ -67,7 +70,8 @@ class Classifier:
     """
 
     def __init__(self, setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
-                 use_model: bool = True, options: ClassifierConfig | None = None):
+                 use_model: bool = True, options: ClassifierConfig | None = None,
+                 corrections: Corrections | None = None):
         self.nlp = make_nlp(model_dir if use_model else None)
         self.has_model = "textcat_multilabel" in self.nlp.pipe_names
         self.names = NameFinder(self.nlp, setting, roster)
@@ -92,6 +96,7 @@ class Classifier:
         options = options or ClassifierConfig()
         self.fitted = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
         self.combiner = self.fitted.for_sensitivity(options.sensitivity, options.thresholds)
+        self.corrections = corrections or Corrections()
 
     # -- public API ---------------------------------------------------------
     def classify(self, text: str, platform: str | None = None, rating: int | None = None, *,
@@ -117,6 +122,18 @@ class Classifier:
             if name != NORMALISER:
                 docs = proc.pipe(docs, batch_size=256) if hasattr(proc, "pipe") else map(proc, docs)
         return iter(docs)
+
+    def learn(self, comments: Sequence[Comment | tuple], labels: Sequence[Iterable[str]]) -> Corrections:
+        """The setting's corrections (corrections.py) from comments people labelled with the labels
+        they should carry, judged by this classifier without any corrections."""
+        comments = [as_comment(c) for c in comments]
+        docs = list(self.docs([c.text for c in comments]))
+        saved, self.corrections = self.corrections, Corrections()
+        try:
+            results = [self._judge(d, c) for d, c in zip(docs, comments)]
+        finally:
+            self.corrections = saved
+        return Corrections.learn(docs, comments, results, [frozenset(lab) for lab in labels])
 
     # -- the fixed order ----------------------------------------------------
     def analyse(self, doc: Doc, text: str, platform: str | None, rating: int | None) -> tuple[Analysis, list[Hit]]:
@@ -211,7 +228,8 @@ class Classifier:
         elif a.lang not in ("en", "und"):
             needs_review = True
             note = f"written in {self.language.names.get(a.lang, a.lang)}; judged by keywords and model only"
-        return Classification(tuple(labels), tuple(findings), needs_review, note)
+        result = Classification(tuple(labels), tuple(findings), needs_review, note)
+        return self.corrections.apply(doc, result, scores) if self.corrections else result  # 8. correct
 
     def _finding(self, a: Analysis, cat: str, score: float, rule_score: float, model_p: float | None,
                  hits: list[Hit]) -> Finding:
@@ -341,7 +359,10 @@ def as_comment(item: Comment | tuple) -> Comment:
 
 
 def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
-                     options: ClassifierConfig | None = None) -> Classifier:
+                     options: ClassifierConfig | None = None, corrections: Corrections | Path | None = None) -> Classifier:
     """Build once per process: loads the shipped model from the package (no downloads).
-    `options` is the config's [classifier] section (sensitivity, threshold overrides)."""
-    return Classifier(setting, roster, model_dir=model_dir, options=options)
+    `options` is the config's [classifier] section (sensitivity, threshold overrides);
+    `corrections` the setting's lessons (corrections.py), or the file they were saved to."""
+    if not isinstance(corrections, Corrections):
+        corrections = Corrections.load(corrections)
+    return Classifier(setting, roster, model_dir=model_dir, options=options, corrections=corrections)

@@ -56,9 +56,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None,
-             settings: set[str] | None = None) -> dict:
+             settings: set[str] | None = None, corrections=None) -> dict:
     """Score nurserywatch and the keyword baseline on one split, per setting (each with its own
-    roster) and over all of them."""
+    roster) and over all of them; `corrections` (a setting's lessons, corrections.py) on top."""
     from monitor.core.settings import load_config
 
     from .baseline import KeywordBaseline
@@ -77,7 +77,7 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
     gold, preds, base, per, scored = [], [], [], {}, []
     for key, group in by_setting.items():
         cfg = load_config(config_path) if config_path else configs[key]
-        clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR)
+        clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR, corrections=corrections)
         mine = clf.classify_batch([e.comment() for e in group])
         scored += clf.scores_batch([e.comment() for e in group])
         theirs = [baseline.classify(e.text, e.platform, e.rating) for e in group]

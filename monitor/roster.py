@@ -15,10 +15,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from classifiers import build_classifier
 from monitor.core.settings import RosterConfig
 from monitor.core.webmodels import ROSTER_KINDS, RosterPerson
-from monitor.feedback_training import current_model_dir
+from monitor.feedback_training import setting_classifier
 
 FIRST = ("first name", "firstname", "forename", "first", "given name", "first_name")
 SURNAME = ("surname", "last name", "lastname", "family name", "last_name")
@@ -148,7 +147,6 @@ def refresh_classifier(rt) -> bool:
         roster = as_config(session, rt.setting_id, rt.config.roster)
     config = rt.config
     # built on next use (a quiet cycle never loads it); the model directory is read then, so it is the newest
-    rt.rebuild_classifier(lambda: build_classifier(config.setting, roster, model_dir=current_model_dir(config),
-                                                   options=config.classifier))
+    rt.rebuild_classifier(lambda: setting_classifier(config, roster))
     rt.roster_seen = seen
     return True

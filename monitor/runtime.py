@@ -30,7 +30,7 @@ from monitor.core.store import sync_config
 from monitor.health import Health
 from monitor.metrics import instrument
 from monitor import roster
-from monitor.feedback_training import current_model_dir
+from monitor.feedback_training import setting_classifier
 
 if TYPE_CHECKING:
     from classifiers import Classifier
@@ -141,11 +141,9 @@ def build_runtime(
 
 
 def _load_classifier(config: Config, names: RosterConfig) -> "Classifier":
-    """The classifier for the setting, with the roster's `names` and the newest model trained from feedback."""
-    from classifiers import build_classifier  # imports spaCy: only when there is something to classify
-
-    log.debug("loading the classifier")
-    return build_classifier(config.setting, names, model_dir=current_model_dir(config), options=config.classifier)
+    """The classifier for the setting, with the roster's `names` and the corrections learnt from feedback."""
+    log.debug("loading the classifier")  # spaCy is imported here: only when there is something to classify
+    return setting_classifier(config, names)
 
 
 def hide_unavailable(rt: Runtime, account_id: int) -> str | None:

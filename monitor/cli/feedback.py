@@ -15,9 +15,9 @@ from monitor.core.settings import ConfigError, load_config
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.choices["train"]
     p.add_argument("--with-feedback", action="store_true",
-                   help="also train on this setting's labelled examples from the web app; print before/after "
-                        "figures on the shipped dev and test sets and install the model (in the data directory) "
-                        "only if it is not worse (needs --config)")
+                   help="learn this setting's labelled examples from the web app as corrections on top of the "
+                        "shared model; print before/after figures on the shipped dev and test sets and install "
+                        "them (in the data directory) only if they are not worse (needs --config)")
     p.add_argument("--config", "-c", metavar="FILE", help="the configuration (for --with-feedback)")
     plain = p.get_default("func")
 
@@ -29,10 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_train_with_feedback(args: argparse.Namespace) -> int:
     from classifiers.cli import evaluate
-    from classifiers.train import SEED, train
     from monitor.core.db import open_database
     from monitor.core.models import Setting
-    from monitor.feedback_training import feedback_examples, retrain
+    from monitor.feedback_training import current_model_dir, feedback_examples, retrain
 
     if not args.config:
         raise ConfigError("train --with-feedback: give the configuration with --config FILE")
@@ -44,12 +43,12 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
             examples = feedback_examples(session, setting.id) if setting else []
     finally:
         db.dispose()
-    seed = SEED if args.seed is None else args.seed
+    model_dir = current_model_dir(config)
     try:
         report = retrain(
             config, examples,
-            trainer=lambda output, extra: train(output=output, seed=seed, extra=extra),
-            evaluator=lambda split, model_dir: evaluate(split, model_dir=model_dir)["results"]["nurserywatch"],
+            evaluator=lambda split, corrections: evaluate(split, model_dir=model_dir,
+                                                          corrections=corrections)["results"]["nurserywatch"],
         )
     except ValueError as err:
         print(f"train --with-feedback: {err}", file=sys.stderr)

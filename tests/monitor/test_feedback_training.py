@@ -1,12 +1,11 @@
-"""`train --with-feedback`: the setting's labelled examples reach the trainer, and
-a candidate that is worse on the shipped sets is never installed.
+"""`train --with-feedback`: the setting's labelled examples become corrections on top of the
+shared model, and corrections that are worse on the shipped sets are never installed.
 
-Training itself takes minutes, so the trainer here copies the shipped model and
-the evaluator returns set figures; benchmarks/bench_feedback_training.py runs the
-real thing and prints the figures."""
+Scoring the shipped sets takes a while, so the evaluator here returns set figures;
+benchmarks/bench_feedback_training.py runs the real thing and prints the figures."""
 from __future__ import annotations
 
-import shutil
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -14,9 +13,11 @@ import pytest
 from classifiers.classifier import MODEL_DIR
 from monitor.core.settings import config_from_dict
 from monitor.core.webmodels import LabelledExample
-from monitor.feedback_training import current_model_dir, feedback_examples, retrain, setting_model_dir
+from monitor.feedback_training import corrections_file, current_model_dir, feedback_examples, retrain, \
+    setting_classifier
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+FALSE_ALARM = "Who's coming to Bruiser's Field playground on Saturday?"  # "Bruiser" reads as a bruise
 
 
 def config(tmp_path):
@@ -24,18 +25,10 @@ def config(tmp_path):
 
 
 def figures(dev: float, test: float):
+    """dev/test macro F1 with the candidate corrections (those with any lesson in them), 0.80 without."""
     table = {"dev": dev, "test": test}
-    return lambda split, model_dir: {"macro_f1": table[split] if ".candidate" in str(model_dir) else 0.80,
-                                     "benign_false_alarm_rate": 0.05}
-
-
-class CopyTrainer:
-    def __init__(self):
-        self.extra = None
-
-    def __call__(self, output, extra):
-        self.extra = extra
-        shutil.copytree(MODEL_DIR, output)
+    return lambda split, corrections: {"macro_f1": table[split] if corrections else 0.80,
+                                       "benign_false_alarm_rate": 0.05}
 
 
 def test_labelled_examples_are_read_for_the_setting(sessions):
@@ -55,28 +48,31 @@ def test_labelled_examples_are_read_for_the_setting(sessions):
     assert [(e.text, e.labels, e.platform) for e in examples] == [("Smack Lane park", frozenset(), "facebook")]
 
 
-def test_a_candidate_no_worse_on_dev_and_test_is_installed_in_the_data_directory(tmp_path):
+def test_corrections_no_worse_on_dev_and_test_are_installed_and_used_by_the_setting(tmp_path):
     cfg = config(tmp_path)
-    trainer = CopyTrainer()
-    examples = feedback_examples_of(["Smack Lane park was lovely"])
-    report = retrain(cfg, examples, trainer, figures(dev=0.795, test=0.81))
-    assert report.installed and trainer.extra == examples
-    assert current_model_dir(cfg) == setting_model_dir(cfg) and (setting_model_dir(cfg) / "config.cfg").exists()
+    assert "safeguarding" in setting_classifier(cfg).classify(FALSE_ALARM, "facebook").labels
+    report = retrain(cfg, feedback_examples_of([FALSE_ALARM, "Thank you for a lovely sports day"]),
+                     figures(dev=0.795, test=0.81))
+    assert report.installed and report.taught == 1
+    assert (report.alarms_before, report.alarms_after) == (1, 0)
+    assert corrections_file(cfg).exists() and current_model_dir(cfg) == MODEL_DIR  # the shared model is untouched
+    assert "safeguarding" not in setting_classifier(cfg).classify(
+        "Anyone going to Bruiser's Field playground this morning?", "facebook").labels
     text = "\n".join(report.lines())
     assert "dev macro F1" in text and "0.800     0.795" in text and "Installed" in text
 
 
-def test_a_candidate_worse_by_more_than_a_hundredth_is_not_installed(tmp_path):
+def test_corrections_worse_by_more_than_a_hundredth_are_not_installed(tmp_path):
     cfg = config(tmp_path)
-    report = retrain(cfg, feedback_examples_of(["Smack Lane park"]), CopyTrainer(), figures(dev=0.80, test=0.785))
+    report = retrain(cfg, feedback_examples_of([FALSE_ALARM]), figures(dev=0.80, test=0.785))
     assert not report.installed and "NOT installed" in report.reason and "test" in report.reason
-    assert current_model_dir(cfg) == MODEL_DIR
-    assert not any(setting_model_dir(cfg).parent.glob("model*"))
+    assert not corrections_file(cfg).exists()
+    assert "safeguarding" in setting_classifier(cfg).classify(FALSE_ALARM, "facebook").labels
 
 
 def test_no_examples_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no labelled examples"):
-        retrain(config(tmp_path), [], CopyTrainer(), figures(0.8, 0.8))
+        retrain(config(tmp_path), [], figures(0.8, 0.8))
 
 
 def feedback_examples_of(texts):
@@ -103,12 +99,11 @@ def test_train_with_feedback_says_so_when_there_are_no_examples(tmp_path, capsys
     assert "no labelled examples yet" in capsys.readouterr().err
 
 
-def test_train_with_feedback_hands_the_settings_examples_to_the_trainer(tmp_path, capsys, make_config, sessions,
-                                                                       monkeypatch):
-    """The command reads the setting's stored examples and trains with them as `extra`
-    (the trainer and evaluation are stood in for: a real run is benchmarks/bench_feedback_training.py)."""
+def test_train_with_feedback_learns_the_settings_examples_and_installs_them(tmp_path, capsys, make_config,
+                                                                          sessions, monkeypatch):
+    """The command reads the setting's stored examples and learns them as corrections
+    (scoring the shipped sets is stood in for: a real run is benchmarks/bench_feedback_training.py)."""
     import classifiers.cli
-    import classifiers.train
     from monitor.cli.main import main
     from monitor.core.models import Setting
 
@@ -117,21 +112,15 @@ def test_train_with_feedback_hands_the_settings_examples_to_the_trainer(tmp_path
         setting = Setting(key="little-acorns", name="Little Acorns", timezone="Europe/London")
         s.add(setting)
         s.flush()
-        s.add(LabelledExample(setting_id=setting.id, source="not_a_concern", text="Smack Lane park",
+        s.add(LabelledExample(setting_id=setting.id, source="not_a_concern", text=FALSE_ALARM,
                               platform="facebook", labels=[], created_at=NOW))
-    given = []
-
-    def fake_train(output, seed, extra):
-        given.extend(extra)
-        shutil.copytree(MODEL_DIR, output, dirs_exist_ok=True)
-
-    monkeypatch.setattr(classifiers.train, "train", fake_train)
     monkeypatch.setattr(classifiers.cli, "evaluate",
-                        lambda split, model_dir=None: {"results": {"nurserywatch": {"macro_f1": 0.8,
-                                                                                    "benign_false_alarm_rate": 0.05}}})
+                        lambda split, model_dir=None, corrections=None: {"results": {"nurserywatch": {
+                            "macro_f1": 0.8, "benign_false_alarm_rate": 0.05}}})
     path = tmp_path / "nw.toml"
     path.write_text(f'data_dir = "{tmp_path / "data"}"\n[setting]\nname = "Little Acorns"\n'
                     f'[database]\nurl = "{cfg.database.url}"\n')
     assert main(["train", "--with-feedback", "--config", str(path)]) == 0
-    assert [(e.text, e.labels) for e in given] == [("Smack Lane park", frozenset())]
-    assert "Installed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Installed" in out and re.search(r"wrong labels on your examples +1 +0\n", out)
+    assert (tmp_path / "data" / "corrections.json").exists()
