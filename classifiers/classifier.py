@@ -107,7 +107,7 @@ class Classifier:
         return self._judge(next(self.docs([c.text])), c)
 
     def classify_batch(self, items: Sequence[Comment | tuple]) -> list[Classification]:
-        """`items` are `Comment`s, or (text, platform[, rating[, thread]]) tuples."""
+        """`items` are `Comment`s, or (text, platform[, rating[, thread[, is_setting[, author]]]]) tuples."""
         comments = [as_comment(it) for it in items]
         docs = self.docs([c.text for c in comments])
         return [self._judge(doc, c) for doc, c in zip(docs, comments)]
@@ -351,11 +351,12 @@ def _sentence_ids(norms: list[str]) -> list[int]:
 
 
 def as_comment(item: Comment | tuple) -> Comment:
-    """A Comment from a Comment or a (text, platform[, rating[, thread]]) tuple; the thread bounded."""
+    """A Comment from a Comment or a (text, platform[, rating[, thread[, is_setting[, author]]]]) tuple;
+    the thread bounded."""
     if isinstance(item, Comment):
         return replace(item, text=item.text or "", thread=bound(item.thread))
-    text, platform, rating, thread = (tuple(item) + (None, None, None, None))[:4]
-    return Comment(text or "", platform, rating, bound(thread))
+    text, platform, rating, thread, is_setting, author = (tuple(item) + (None,) * 6)[:6]
+    return Comment(text or "", platform, rating, bound(thread), bool(is_setting), author)
 
 
 def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,

@@ -5,7 +5,8 @@ on its own, and the ones that still fail come back as the exception, for the
 caller to report (`classify`) or mark for a human (the pipeline).
 
 `classify_pending` is the pipeline's classify-and-alert stage. Its cost is
-per batch, not per item: one query loads the batch, the classifier runs with
+per batch, not per item: one query loads the batch (and, for comments that
+answer others, a few more load their threads: monitor/threads.py), the classifier runs with
 no transaction open (then the setting's always/never phrases, `monitor.phrase_rules`,
 adjust its outcomes), then one transaction claims the batch's items with one
 conditional UPDATE (a second worker's items are left alone), inserts every
@@ -28,10 +29,11 @@ from monitor.core.models import Finding, Item, Recipient
 from monitor.core.types import Classification, CycleReport
 from monitor.phrase_rules import PhraseRules
 from monitor.roster import refresh_classifier
+from monitor.threads import classifier_inputs
 
 log = logging.getLogger(__name__)
 
-Input = tuple  # (text, platform) or (text, platform, rating)
+Input = tuple  # (text, platform[, rating[, thread[, is_setting[, author]]]]), as classify_batch takes them
 BATCH = 500
 
 
@@ -57,9 +59,10 @@ def unjudged(err: Exception) -> Classification:
 
 
 def _judge(rt, pending: list[Item]) -> list[Classification]:
-    outcomes = classify_each(rt.classifier, [(i.text, i.platform, i.rating) for i in pending])
-    with rt.sessions() as session:  # the setting's own always/never phrases, read each batch
+    with rt.sessions() as session:  # each comment's thread (monitor.threads); the setting's always/never phrases
+        inputs = classifier_inputs(session, pending)
         rules = PhraseRules.load(session, rt.setting_id)
+    outcomes = classify_each(rt.classifier, inputs)
     results = []
     for item, outcome in zip(pending, (rules.apply(i.text, o) for i, o in zip(pending, outcomes))):
         if isinstance(outcome, Exception):
