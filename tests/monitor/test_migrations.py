@@ -56,3 +56,22 @@ def test_a_migration_interrupted_part_way_leaves_nothing_behind_and_the_next_sta
             assert compare_metadata(context, Base.metadata) == []
     finally:
         db.dispose()
+
+
+def test_replicas_starting_together_on_a_fresh_database_all_start(db_url):
+    import subprocess
+    import sys
+
+    start = "import sys; from monitor.core.db import open_database; open_database(sys.argv[1]).dispose()"
+    replicas = [subprocess.Popen([sys.executable, "-c", start, db_url], stderr=subprocess.PIPE, text=True)
+                for _ in range(3)]  # each replica migrates on start (alembic's context is per process)
+    for proc in replicas:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-1500:]
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        db.dispose()
