@@ -26,6 +26,8 @@ def _parse_line(line: str) -> tuple[str | None, Comment | None, str | None]:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
         return None, None, f"not valid JSON: {err.msg} at column {err.colno}"
+    except RecursionError:  # the decoder recurses once per [ or {: a hostile line must not end the run
+        return None, None, "not readable JSON: nested too deeply (arrays or objects inside each other hundreds of times)"
     if not isinstance(obj, dict):
         return None, None, "each line must be a JSON object"
     item_id = obj.get("id")

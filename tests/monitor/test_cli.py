@@ -128,3 +128,19 @@ def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "monitor", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "usage: nurserywatch" in result.stdout
+
+
+def test_classify_reports_deeply_nested_json_on_its_line_and_classifies_the_rest(classify_config, monkeypatch):
+    stdin = "\n".join([
+        json.dumps({"id": "1", "text": "He came home with a bruise on his face and says the teacher hit him"}),
+        "[" * 100_000,
+        '{"id": "3", "text": "hi", "thread": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps({"id": "4", "text": "see you tomorrow"}),
+    ]) + "\n"
+    code, out, err = run_cli(["classify", "--config", classify_config], stdin, monkeypatch)
+    results = [json.loads(l) for l in out.splitlines()]
+    assert code == 1
+    assert [r.get("id") for r in results] == ["1", None, None, "4"]
+    assert "safeguarding" in results[0]["labels"] and results[3]["labels"] == []
+    assert "nested too deeply" in results[1]["error"] and "nested too deeply" in results[2]["error"]
+    assert "2 line(s) could not be read" in err
