@@ -8,11 +8,36 @@ outcomes), `teaching` (phrase rules, missed comments), `roster`, `admin`,
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.web import admin, audit, auth, inbox, pages, roster, teaching
-from monitor.web.pages import LinkProblem, WebDeps, problem_page
+from monitor.web.pages import SECURITY_HEADERS, LinkProblem, WebDeps, problem_page
+
+
+class SecurityHeaders:
+    """Every answer carries SECURITY_HEADERS, including those no page builds
+    (404, 405, /healthz, an error): a header a page set itself is kept."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(deps: WebDeps) -> Starlette:
@@ -20,6 +45,7 @@ def create_app(deps: WebDeps) -> Starlette:
         return problem_page(request, exc)
 
     return Starlette(
+        middleware=[Middleware(SecurityHeaders)],
         exception_handlers={LinkProblem: link_problem, auth.SignInNeeded: auth.sign_in_redirect},
         routes=[
             *pages.routes(deps), *auth.routes(deps), *inbox.routes(deps), *teaching.routes(deps),

@@ -302,3 +302,16 @@ def test_health_and_home(world, client):
     home = client.get("/")
     assert home.status_code == 303 and home.headers["location"] == "/login"  # no session: the sign-in page
     assert "Little Acorns Nursery" in client.get("/login").text
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("GET", "/no/such/page", 404), ("DELETE", "/healthz", 405), ("PUT", "/a/anything", 405),
+    ("GET", "/healthz", 200), ("GET", "/readyz", 200), ("GET", "/metrics", 200),
+])
+def test_every_answer_carries_the_security_headers_even_404_405_and_health(client, method, path, status):
+    r = client.request(method, path)
+    assert r.status_code == status
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
