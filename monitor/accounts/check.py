@@ -34,7 +34,6 @@ from monitor.accounts.vault import Vault
 from monitor.core.graph_api import GRAPH_BASE, currency_warning, version_in
 from monitor.core.settings import AccountConfig, Config
 
-MIN_KEY = 32
 NOT_REGIONS = {"GMT", "UTC", "UCT", "Universal", "Zulu", "Greenwich", "GB", "GB-Eire", "WET", "Europe/Belfast"}
 GOOGLE_REVIEWS = "https://mybusiness.googleapis.com/v4"
 
@@ -62,10 +61,6 @@ def offline_lines(config: Config, today) -> list[Line]:
                                                "alerts open only on the server, not on a phone"))
     elif base.scheme == "http":
         out.append(Line("warn", "web.base_url", "plain http: acknowledgement links travel unencrypted; use https"))
-    key = os.environ.get(config.web.secret_key_env) or ""
-    if key and len(key) < MIN_KEY:
-        out.append(Line("warn", "web.secret_key_env", f"the signing key is {len(key)} characters: use at least "
-                                                      f"{MIN_KEY} random ones (links could be forged)"))
     tz = config.setting.timezone
     if tz in NOT_REGIONS or tz.startswith("Etc/"):
         out.append(Line("warn", "setting.timezone", f"{tz!r} is not a region: it ignores British Summer Time, so the "

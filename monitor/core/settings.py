@@ -123,6 +123,9 @@ class DatabaseConfig(_Section):
         return v
 
 
+MIN_SIGNING_KEY = 32  # characters of the link-signing key (itsdangerous HMAC-SHA1; 32 random ones is ample)
+
+
 class WebConfig(_Section):
     listen: str = "127.0.0.1:8080"
     base_url: str = "http://127.0.0.1:8080"
@@ -180,6 +183,8 @@ class EmailConfig(_Section):
     smtp_password_env: str | None = None
     outbox_dir: str = "data/outbox"
     retry_for: Duration = 2 * 86400  # keep retrying temporary failures this long
+    allow_insecure: bool = False  # a login to a non-local server without TLS; needs insecure_reason
+    insecure_reason: str | None = None
 
     @field_validator("from_")
     @classmethod
@@ -192,6 +197,19 @@ class EmailConfig(_Section):
             raise ValueError("choose smtp_tls (implicit TLS) or smtp_starttls, not both")
         if self.smtp_starttls is None:
             object.__setattr__(self, "smtp_starttls", not self.smtp_tls)
+        return self
+
+    @model_validator(mode="after")
+    def _no_clear_text_login(self) -> "EmailConfig":
+        """A username and password sent to another machine without TLS can be read on the way."""
+        login = self.smtp_username_env or self.smtp_password_env
+        if not (self.smtp_host and login) or self.smtp_tls or self.smtp_starttls or is_local_host(self.smtp_host):
+            return self
+        if not self.allow_insecure:
+            raise ValueError(f"the SMTP login to {self.smtp_host} would be sent without encryption: set smtp_starttls "
+                             "= true (or smtp_tls = true), or set allow_insecure = true and say why in insecure_reason")
+        if not (self.insecure_reason or "").strip():
+            raise ValueError("allow_insecure = true needs insecure_reason: say why a clear-text SMTP login is safe here")
         return self
 
 
@@ -481,8 +499,14 @@ class Config(_Section):
         for needed in ("dsl", "manager"):
             if self.recipients and needed not in roles:
                 problems.append(f"recipients: nobody has the role {needed!r}")
-        if not os.environ.get(self.web.secret_key_env):
-            problems.append(f"web.secret_key_env: environment variable {self.web.secret_key_env} is not set")
+        key, key_env = os.environ.get(self.web.secret_key_env), self.web.secret_key_env
+        if not key:
+            problems.append(f"web.secret_key_env: environment variable {key_env} is not set")
+        elif len(key) < MIN_SIGNING_KEY or key.startswith("change-me"):
+            problems.append(f"web.secret_key_env: the link-signing key in {key_env} is "
+                            + ("the example's placeholder" if key.startswith("change-me") else f"{len(key)} characters")
+                            + f": use at least {MIN_SIGNING_KEY} random ones (a short key lets links be forged), e.g. "
+                            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
         for i, acc in enumerate(self.accounts):
             for key in ("token_env", "client_id_env", "client_secret_env", "refresh_token_env"):
                 env = getattr(acc, key)

@@ -113,9 +113,9 @@ def test_each_offline_warning_is_given(db_url, tmp_path, clock, change, expected
     assert any(expected in w for w in warnings), warnings
 
 
-def test_a_short_signing_key_is_warned_about(db_url, tmp_path, clock, monkeypatch):
+def test_a_short_signing_key_is_a_failure(db_url, tmp_path, clock, monkeypatch):
     monkeypatch.setenv("NURSERYWATCH_SECRET_KEY", "0123456789")
-    assert any("10 characters" in w for w in levels(check(config(db_url, tmp_path), clock, online=False), "warn"))
+    assert any("10 characters" in f for f in levels(check(config(db_url, tmp_path), clock, online=False), "fail"))
 
 
 def test_a_clean_configuration_has_no_warnings(db_url, tmp_path, clock):
