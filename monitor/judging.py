@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from alerts.service import create_alert
 from monitor.core.models import Finding, Item, Recipient
 from monitor.core.types import Classification, CycleReport
+from monitor.long_text import classify_long_aware
 from monitor.phrase_rules import PhraseRules
 from monitor.roster import refresh_classifier
 from monitor.threads import classifier_inputs
@@ -38,16 +39,18 @@ BATCH = 500
 
 
 def classify_each(classifier, items: Sequence[Input]) -> list[Classification | Exception]:
+    """Classifications in order; a text over 1,000,000 characters is read by its start and end
+    (`monitor.long_text`); an item the classifier still fails on comes back as its exception."""
     if not items:
         return []
     try:
-        return list(classifier.classify_batch(list(items)))
+        return classify_long_aware(classifier.classify_batch, list(items))
     except Exception:
         log.warning("classifier failed on a batch of %s; retrying one by one", len(items))
     out: list[Classification | Exception] = []
     for item in items:
         try:
-            out.append(classifier.classify_batch([item])[0])
+            out.append(classify_long_aware(classifier.classify_batch, [item])[0])
         except Exception as err:  # noqa: BLE001 - reported per item by the caller
             out.append(err)
     return out
