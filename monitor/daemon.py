@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -27,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.privacy import apply_retention
+from monitor.core.settings import ConfigError
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
 from monitor.lease import DatabaseLease
@@ -198,8 +200,30 @@ def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
     return sched
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """`web.listen`, bound before anything starts. uvicorn would log a busy port or an
+    unknown address and exit 3 (our "database held") after the first cycle began."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise ConfigError(f"web.listen: cannot listen on {host}:{port}: {err.strerror or err}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as err:
+        sock.close()
+        raise ConfigError(f"web.listen: cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock
+
+
 async def serve(rt: Runtime, *, lease: DatabaseLease | None = None) -> int:
     """Run until SIGTERM/SIGINT (0) or until the lease is lost (3)."""
+    try:
+        sock = listen_socket(rt.config.web.host, rt.config.web.port)
+    except ConfigError:
+        await rt.aclose()
+        raise
     jobs = Jobs(rt, lease)
     rt.tolerance = tick_seconds(rt) / 2
     sched = schedule(rt, jobs)
@@ -217,7 +241,7 @@ async def serve(rt: Runtime, *, lease: DatabaseLease | None = None) -> int:
     try:
         sched.start()
         log.info("nurserywatch running; pages on %s", rt.config.web.base_url)
-        await server.serve()  # returns once should_exit is set
+        await server.serve(sockets=[sock])  # returns once should_exit is set
         sched.shutdown(wait=False)
         await jobs.stop()
         if webhook_task is not None:  # finish the event in hand, then stop
@@ -226,6 +250,7 @@ async def serve(rt: Runtime, *, lease: DatabaseLease | None = None) -> int:
         return 3 if jobs.lost_lease.is_set() else 0
     finally:
         watcher.cancel()
+        sock.close()
         await rt.aclose()
 
 

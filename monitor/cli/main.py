@@ -47,6 +47,21 @@ def once_exit_code(report) -> int:
         EXIT_UNDELIVERED if undelivered else EXIT_OK)
 
 
+def open_database_or_say_why(url: str, open_database):
+    """The database, or a ConfigError naming database.url and the driver's first line
+    (a server that is down, a refused login, an unwritable file), not a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return open_database(url)
+    except (SQLAlchemyError, OSError) as err:
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()
+        where = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(f"database.url: cannot open the database {where}: "
+                          f"{detail[0] if detail else type(err).__name__}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.core.db import open_database
     from monitor.daemon import run_once, serve
@@ -59,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = config.check_runnable()
     if problems:
         raise ConfigError(f"{args.config}: cannot start:\n" + "\n".join(f"  {p}" for p in problems))
-    db = open_database(config.database.url)
+    db = open_database_or_say_why(config.database.url, open_database)
     lease = DatabaseLease(db, utcnow)
     try:
         lease.acquire(force=args.force)

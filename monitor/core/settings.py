@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -77,7 +79,7 @@ class _Section(BaseModel):
 
 
 class SettingConfig(_Section):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=r"\S")  # not blank: emails, pages and the classifier use it
     slug: str | None = None  # stable id of the setting in a shared database
     aliases: list[str] = []
     town: str | None = None
@@ -120,7 +122,18 @@ class DatabaseConfig(_Section):
     def _supported(cls, v: str) -> str:
         if not v.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("use a sqlite:/// path or a postgresql:// URL")
+        try:
+            make_url(v)
+        except ArgumentError:
+            raise ValueError("not a database URL: write sqlite:///path/to/file.db or "
+                             "postgresql://user@host:5432/name") from None
         return v
+
+    @property
+    def in_memory(self) -> bool:
+        """An SQLite database in memory: it would forget every alert, cursor and acknowledgement at exit."""
+        u = make_url(self.url)
+        return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
 
 
 MIN_SIGNING_KEY = 32  # characters of the link-signing key (itsdangerous HMAC-SHA1; 32 random ones is ample)
@@ -145,6 +158,10 @@ class WebConfig(_Section):
     def _http(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        url = urlsplit(v)
+        if not url.hostname or any(c.isspace() for c in v) or url.query or url.fragment:
+            raise ValueError(f"{v!r} cannot start the links in emails: give the address people open, such as "
+                             "'https://watch.example.org' (a host, no spaces, no ? or #)")
         return v.rstrip("/")
 
     @property
@@ -255,9 +272,10 @@ class AccountConfig(_Section):
             return v
         return facts.options.model_validate(v or {})  # its errors carry the key: accounts[0].options.<key>
 
-    @field_validator("api_base")
+    @field_validator("api_base", "token_url", "auth_url")
     @classmethod
     def _safe_api_base(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """https to the platform (its token, or the app's secret and refresh token, cross on each request)."""
         if v is None:
             return v
         url = urlsplit(v)
@@ -507,6 +525,9 @@ class Config(_Section):
                             + ("the example's placeholder" if key.startswith("change-me") else f"{len(key)} characters")
                             + f": use at least {MIN_SIGNING_KEY} random ones (a short key lets links be forged), e.g. "
                             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        if self.database.in_memory:
+            problems.append("database.url: an in-memory SQLite database forgets every alert and acknowledgement "
+                            "when nurserywatch stops: give a file, sqlite:///path/to/nurserywatch.db")
         for i, acc in enumerate(self.accounts):
             for key in ("token_env", "client_id_env", "client_secret_env", "refresh_token_env"):
                 env = getattr(acc, key)

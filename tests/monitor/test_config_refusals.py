@@ -2,6 +2,7 @@
 ran unsafely with: each is refused by both, naming the key."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,69 @@ def test_run_refuses_to_start_with_a_clear_text_smtp_login(tmp_path, monkeypatch
     assert code == 2 and run_code == 2
     assert "email" in run_err and "without encryption" in run_err
     assert not (tmp_path / "nw.db").exists()
+
+
+def _setting(**sections) -> dict:
+    return {"setting": {"name": "Willowbrook"}, **sections}
+
+
+@pytest.mark.parametrize("sections,key", [
+    ({"web": {"base_url": "http://"}}, "web.base_url"),  # links would read http:///a/...
+    ({"web": {"base_url": "https://watch example.org"}}, "web.base_url"),
+    ({"web": {"base_url": "https://watch.example.org/?x=1"}}, "web.base_url"),  # the token would land in the query
+    ({"database": {"url": "postgresql:garbage"}}, "database.url"),  # sqlalchemy ArgumentError at run
+    ({"setting": {"name": "   "}}, "setting.name"),
+    ({"accounts": [{"platform": "x", "id": "1", "token_url": "http://api.x.com/2/oauth2/token"}]}, "accounts[0].token_url"),
+    ({"accounts": [{"platform": "x", "id": "1", "token_url": "ftp://api.x.com/token"}]}, "accounts[0].token_url"),
+    ({"accounts": [{"platform": "x", "id": "1", "auth_url": "http://x.com/i/oauth2/authorize"}]}, "accounts[0].auth_url"),
+])
+def test_check_config_refuses_what_run_would_crash_on_or_use_unsafely(sections, key):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(_setting(**sections), "nursery.toml")
+    assert f"  {key}: " in str(err.value)
+
+
+def test_a_local_token_url_and_a_sound_base_url_are_accepted():
+    config = config_from_dict(_setting(web={"base_url": "https://watch.example.org/nursery/"},
+                                       accounts=[{"platform": "x", "id": "1", "token_url": "http://127.0.0.1:9/token"}]))
+    assert config.web.base_url == "https://watch.example.org/nursery"
+
+
+def test_an_in_memory_database_is_refused_by_check_config_and_run(tmp_path, monkeypatch):
+    path = write_config(tmp_path, "sqlite://")
+    (code, err), (run_code, run_err) = _check_and_run(path, monkeypatch)
+    assert code == 1 and run_code == 2
+    assert "database.url: an in-memory SQLite database forgets" in err and "database.url" in run_err
+
+
+def test_run_names_database_url_when_the_database_cannot_be_opened_instead_of_a_traceback(tmp_path, monkeypatch):
+    from tests.conftest import free_port
+
+    path = write_config(tmp_path, f"postgresql://nobody:s3cret-pw@127.0.0.1:{free_port()}/nowhere")
+    code, _, err = run_cli(["run", "--once", "--config", path], "", monkeypatch)
+    assert code == 2
+    assert "database.url: cannot open the database postgresql://nobody:***@127.0.0.1" in err
+    assert "s3cret-pw" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("listen", ["999.1.1.1:{port}", "127.0.0.1:{busy}"])
+def test_the_daemon_exits_2_naming_web_listen_when_it_cannot_listen_before_polling_anything(tmp_path, monkeypatch,
+                                                                                            listen):
+    import socket
+
+    from tests.conftest import free_port
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        path = Path(write_config(tmp_path, f"sqlite:///{tmp_path}/nw.db"))
+        where = listen.format(port=free_port(), busy=taken.getsockname()[1])
+        path.write_text(path.read_text() + f'\n[web]\nlisten = "{where}"\n')
+        code, _, err = run_cli(["run", "--config", str(path)], "", monkeypatch)
+    finally:
+        taken.close()
+    assert code == 2  # not 3, which says another nurserywatch holds the database
+    assert f"web.listen: cannot listen on {where.rpartition(':')[0]}" in err
+    with sqlite3.connect(tmp_path / "nw.db") as db:
+        assert db.execute("SELECT count(*) FROM item").fetchone() == (0,)  # refused before the first poll
