@@ -144,3 +144,11 @@ def test_the_daemon_exits_2_naming_web_listen_when_it_cannot_listen_before_polli
     assert f"web.listen: cannot listen on {where.rpartition(':')[0]}" in err
     with sqlite3.connect(tmp_path / "nw.db") as db:
         assert db.execute("SELECT count(*) FROM item").fetchone() == (0,)  # refused before the first poll
+
+
+def test_trailing_days_that_is_not_a_number_is_refused_by_check_config_naming_it(tmp_path, monkeypatch):
+    path = Path(write_config(tmp_path, f"sqlite:///{tmp_path}/nw.db"))
+    path.write_text(path.read_text() + '\n[[accounts]]\nplatform = "facebook"\nid = "1000"\ntoken_env = "FB"\n'
+                                       'options = { trailing_days = "abc" }\n')
+    code, _, err = run_cli(["check-config", "--config", str(path)], "", monkeypatch)
+    assert code == 2 and "accounts[1].options.trailing_days" in err
