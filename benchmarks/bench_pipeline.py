@@ -21,7 +21,7 @@ server's request log gives the time between polls. Then 2,000 comments (100
 concerning) arrive at once and an alert page is fetched every 100 ms until
 they are all classified: page latency during a burst.
 
-PostgreSQL: NURSERYWATCH_BENCH_DATABASE_URL, else NURSERYWATCH_TEST_DATABASE_URL
+PostgreSQL: NURSERYWATCH_BENCH_DATABASE_URL, else NURSERYWATCH_TEST_DATABASE_URL,
 with the tables in a schema "bench" (emptied first). `--code DIR` runs another
 checkout's code (for before/after figures).
 """
@@ -199,10 +199,8 @@ class Sink:
 
 # -- databases -----------------------------------------------------------------
 def pg_url() -> str | None:
-    url = os.environ.get("NURSERYWATCH_BENCH_DATABASE_URL")
-    if url:
-        return url
-    url = os.environ.get("NURSERYWATCH_TEST_DATABASE_URL")
+    """The tables go in a schema "bench", emptied before each run (so a second run starts empty too)."""
+    url = os.environ.get("NURSERYWATCH_BENCH_DATABASE_URL") or os.environ.get("NURSERYWATCH_TEST_DATABASE_URL")
     return url and url + ("&" if "?" in url else "?") + "options=-csearch_path%3Dbench"
 
 

@@ -1,8 +1,9 @@
 """A small stand-in for the Graph API's Page endpoints, for tests and benchmarks.
 
 It serves a Page's feed with embedded comments (field expansion, newest
-first, `paging.next` links), `/{post}/comments` pages and comment hiding,
-in the shapes the real API uses (see docs/connectors.md).
+first, `paging.next` links), `/{post}/comments` pages, multi-id reads
+(`GET /?ids=a,b`, which the hourly re-read of recent comments uses) and
+comment hiding, in the shapes the real API uses (see docs/connectors.md).
 It can throttle (Meta code 4 as HTTP 400, or 80001 with a usage header) and
 fail with random 5xx, from a seeded random generator.
 
@@ -84,6 +85,13 @@ class FakePage:
         self.comments[post_id].append(c)
         self.comments[post_id].sort(key=lambda x: x["created_time"])
         return cid
+
+    def find(self, ids: list[str]) -> dict[str, dict]:
+        """The posts and comments with these ids (those that exist)."""
+        wanted = set(ids)
+        found = {i: self.posts[i] for i in wanted if i in self.posts}
+        found |= {c["id"]: c for cs in self.comments.values() for c in cs if c["id"] in wanted}
+        return found
 
     def all_ids(self) -> set[str]:
         return set(self.posts) | {c["id"] for cs in self.comments.values() for c in cs}
@@ -174,11 +182,26 @@ def make_app(world: FakePage) -> Starlette:
             if request.method == "POST":
                 comment["is_hidden"] = q.get("is_hidden") == "true"
                 return JSONResponse({"success": True})
-            return JSONResponse({"id": obj, "can_hide": comment["can_hide"], "is_hidden": comment["is_hidden"]})
+            return JSONResponse({"id": obj, "message": comment["message"], "can_hide": comment["can_hide"],
+                                 "is_hidden": comment["is_hidden"]})
         return _error(400, 100, "(#100) Unknown path components")
+
+    async def many(request: Request) -> Response:
+        """`GET /?ids=a,b&fields=...`: one object per id; Graph refuses the whole read if one is missing."""
+        if (bad := fault()) is not None:
+            return bad
+        if not authorised(request):
+            return _error(400, 190, "Error validating access token: Session has expired.")
+        ids = [i for i in request.query_params.get("ids", "").split(",") if i]
+        found = world.find(ids)
+        if not ids or len(found) < len(set(ids)):
+            return _error(400, 100, "(#100) Some of the aliases you requested do not exist")
+        fields = {"message", "is_hidden", "created_time", "permalink_url"}
+        return JSONResponse({i: {"id": i, **{k: v for k, v in found[i].items() if k in fields}} for i in ids})
 
     return Starlette(
         routes=[
+            Route("/{version}/", many, methods=["GET"]),
             Route("/{version}/{obj}/{edge}", node, methods=["GET"]),
             Route("/{version}/{obj}", node, methods=["GET", "POST"]),
         ]

@@ -5,12 +5,14 @@ on its own, and the ones that still fail come back as the exception, for the
 caller to report (`classify`) or mark for a human (the pipeline).
 
 `classify_pending` is the pipeline's classify-and-alert stage. Its cost is
-per batch, not per item: one query loads the batch (and, for comments that
-answer others, a few more load their threads: monitor/threads.py), the classifier runs with
+per batch, not per item: one query loads the batch (plain rows with the
+columns judging reads, not ORM objects; for comments that answer others, a
+few more load their threads: monitor/threads.py), the classifier runs with
 no transaction open (then the setting's always/never phrases, `monitor.phrase_rules`,
 adjust its outcomes), then one transaction claims the batch's items with one
 conditional UPDATE (a second worker's items are left alone), inserts every
-finding with one prepared statement, and only the items that raised an
+finding with one prepared statement (through Core: SQLite's executemany, on
+PostgreSQL a multi-row INSERT per 1,000 rows), and only the items that raised an
 alert are loaded again (with their findings, in one query) for
 `alerts.service.create_alert`. Backfill items (a first poll's history) get
 their findings but no alert: `monitor.backfill` summarises them.
@@ -61,7 +63,13 @@ def unjudged(err: Exception) -> Classification:
     return Classification(needs_review=True, note=f"the classifier failed on this comment ({type(err).__name__})")
 
 
-def _judge(rt, pending: list[Item]) -> list[Classification]:
+# What judging (and monitor.threads) reads of a pending item: a Row has these as attributes, like an Item.
+PENDING = (Item.id, Item.setting_id, Item.account_id, Item.platform, Item.kind, Item.external_id,
+           Item.parent_external_id, Item.author_id, Item.author_name, Item.text, Item.rating, Item.created_at,
+           Item.backfill)
+
+
+def _judge(rt, pending: list) -> list[Classification]:
     with rt.sessions() as session:  # each comment's thread (monitor.threads); the setting's always/never phrases
         inputs = classifier_inputs(session, pending)
         rules = PhraseRules.load(session, rt.setting_id)
@@ -75,7 +83,7 @@ def _judge(rt, pending: list[Item]) -> list[Classification]:
     return results
 
 
-def _finding_rows(item: Item, result: Classification) -> list[dict]:
+def _finding_rows(item, result: Classification) -> list[dict]:
     return [
         dict(setting_id=item.setting_id, item_id=item.id, category=f.category, severity=f.severity,
              score=float(f.score), detector=f.detector, evidence=[e.to_json() for e in f.evidence],
@@ -95,8 +103,8 @@ def classify_pending(rt, report: CycleReport, *, until: float | None = None) -> 
         if rt.stopping.is_set():
             return
         with rt.sessions() as session:
-            pending = session.scalars(
-                select(Item)
+            pending = session.execute(
+                select(*PENDING)
                 .where(Item.setting_id == rt.setting_id, Item.classified_at.is_(None), Item.id > after)
                 .order_by(Item.id)
                 .limit(BATCH)
@@ -108,7 +116,7 @@ def classify_pending(rt, report: CycleReport, *, until: float | None = None) -> 
         _record(rt, report, pending, results)
 
 
-def _record(rt, report: CycleReport, pending: list[Item], results: list[Classification]) -> None:
+def _record(rt, report: CycleReport, pending: list, results: list[Classification]) -> None:
     now = rt.clock()
     by_id = {item.id: (item, result) for item, result in zip(pending, results)}
     with rt.sessions.begin() as session:
@@ -125,7 +133,7 @@ def _record(rt, report: CycleReport, pending: list[Item], results: list[Classifi
                             .execution_options(synchronize_session=False))
         rows = [row for i in claimed for row in _finding_rows(*by_id[i])]
         if rows:
-            session.execute(insert(Finding), rows)
+            session.connection().execute(insert(Finding.__table__), rows)
         flagged = [i for i in claimed if by_id[i][1].labels]
         report.classified += len(claimed)
         report.backfilled += sum(1 for i in claimed if by_id[i][0].backfill)

@@ -59,13 +59,42 @@ def _dialect_insert(session: Session, model):
     return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert(model)
 
 
+def insert_new(session: Session, model, rows: list[dict], conflict: list[str]) -> int:
+    """INSERT the rows that are not there yet (ON CONFLICT DO NOTHING), in the
+    caller's transaction, through Core (no ORM objects); how many went in.
+
+    One single-row statement, prepared once and run over every row by the
+    driver's executemany, whose rowcount counts only the rows inserted:
+    - SQLite: multi-row VALUES statements would be compiled anew for each
+      batch size, and the driver keeps up to 128 prepared statements per
+      connection (tens of MB at 100,000 comments);
+    - PostgreSQL: psycopg pipelines the executions (no round trip per row).
+      SQLAlchemy's multi-row "insertmanyvalues" needs RETURNING to count the
+      rows it inserted, and that made each 1,000 rows cost about 0.45 s
+      instead of 0.1 s; so the statement goes to the driver as it is, with the
+      columns' own bind conversions applied first.
+    """
+    if not rows:
+        return 0
+    conn = session.connection()
+    table = model.__table__
+    if conn.dialect.name != "postgresql":
+        return conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict), rows).rowcount
+    keys = list(rows[0])
+    stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+    sql = str(stmt.compile(dialect=conn.dialect, column_keys=keys))
+    convert = [(k, f) for k in keys if (f := table.c[k].type.bind_processor(conn.dialect)) is not None]
+    if convert:
+        rows = [{**row, **{k: f(row[k]) for k, f in convert}} for row in rows]
+    return conn.exec_driver_sql(sql, rows).rowcount
+
+
 def store_batch(session: Session, account: Account, batch: Batch, now: datetime) -> int:
     """Insert the batch's new items and move its cursors, in the caller's transaction.
 
-    Both are one prepared statement run over all the rows (SQLAlchemy's
-    "insertmanyvalues": one round trip per 1,000 rows on PostgreSQL, batches
-    under SQLite's bound-parameter cap). Items created before the account's
-    `backfill_before` are marked `backfill`: summarised, not alerted.
+    Each is one prepared statement run over all the rows (`insert_new`; the
+    cursors an upsert). Items created before the account's `backfill_before`
+    are marked `backfill`: summarised, not alerted.
     """
     cut = account.backfill_before
     rows = [
@@ -94,13 +123,7 @@ def store_batch(session: Session, account: Account, batch: Batch, now: datetime)
         )
         for it in batch.items
     ]
-    inserted = 0
-    if rows:
-        stmt = _dialect_insert(session, Item).on_conflict_do_nothing(
-            index_elements=["account_id", "external_id"]
-        ).returning(Item.id)
-        # rowcount is not reliable here (psycopg reports -1); the returned ids are.
-        inserted = len(session.execute(stmt, rows).all())
+    inserted = insert_new(session, Item, rows, ["account_id", "external_id"])
     if batch.cursors:
         ins = _dialect_insert(session, Cursor)
         upsert = ins.on_conflict_do_update(

@@ -12,6 +12,7 @@ from connectors.base import AuthFailed, HideRefused, Misconfigured, PermissionMi
 from connectors.facebook import FacebookConnector
 from connectors.fakeserver import FakePage, make_app
 from connectors.testing import Sleeps, drain
+from monitor.core.types import KnownItem
 from tests.connectors.helpers import NOW, Recorder, account, load
 
 
@@ -91,6 +92,29 @@ def test_a_quiet_page_costs_one_request_and_a_new_reply_on_an_old_post_is_found(
     assert {i.external_id for i in new} == {reply, other}
     assert world.requests - before == 1  # both new comments were in the embedded first pages
     assert next(i for i in new if i.external_id == reply).parent_external_id == first
+
+
+def test_a_reread_against_the_fake_page_reports_an_edit_a_hide_and_a_deletion_in_few_requests(clock):
+    # the benchmark's fake Graph API answers the multi-id read the hourly re-read uses (GET /?ids=a,b)
+    world = FakePage()
+    post = world.add_post(NOW - timedelta(days=1), "Bake sale")
+    ids = [world.add_comment(post, NOW - timedelta(hours=20, minutes=-n), f"Comment {n}") for n in range(120)]
+    known = [KnownItem(i, f"Comment {n}", False) for n, i in enumerate(ids)]
+    by_id = {c["id"]: c for c in world.comments[post]}
+    by_id[ids[3]]["message"] = "my son came home with a bruise"
+    by_id[ids[50]]["is_hidden"] = True
+    world.comments[post].remove(by_id[ids[100]])
+    conn = connector(fake(world), clock)
+
+    before = world.requests
+    changes = {c.external_id: c for c in asyncio.run(conn.recheck(known))}
+
+    assert changes[ids[3]].text == "my son came home with a bruise" and changes[ids[3]].is_hidden is None
+    assert changes[ids[50]].is_hidden is True and changes[ids[50]].text is None
+    assert changes[ids[100]].deleted
+    assert set(changes) == {ids[3], ids[50], ids[100]}
+    # three reads of 50 ids; the one holding the deleted comment is refused whole and read one by one
+    assert world.requests - before == 3 + 20
 
 
 def test_a_long_new_thread_is_followed_page_by_page_then_stops_at_the_watermark(clock):
