@@ -127,6 +127,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "external_id"),
         Index("ix_item_pending", "classified_at"),
+        Index("ix_item_thread", "account_id", "parent_external_id", "created_at"),  # monitor/threads.py
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     setting_id: Mapped[int] = mapped_column(ForeignKey("setting.id"))
