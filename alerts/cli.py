@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from monitor.core.db import open_database
 from monitor.core.models import Alert, AlertState, OutboxMessage, Recipient, Setting
-from monitor.core.settings import Config, add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import Config, add_config_option
 
 
 def alert_rows(config: Config, state: str | None = None) -> list[dict]:
@@ -76,7 +77,7 @@ def _delivery_summary(row: dict) -> str:
 
 
 def cmd_alerts(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     rows = alert_rows(config, args.state)
     if args.json:
         out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")

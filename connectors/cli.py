@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from monitor.core.db import open_database
 from monitor.core.models import Account, AccountState
-from monitor.core.settings import Config, add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import Config, add_config_option
 from monitor.core.store import sync_config
 
 
@@ -89,7 +90,7 @@ def print_table(rows: list[dict], out: TextIO) -> None:
 
 def cmd_accounts(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    rows = account_rows(load_config(args.config))
+    rows = account_rows(load_setting(args.config, args.setting))
     if args.json:
         json.dump(rows, out, indent=2)
         out.write("\n")

@@ -14,12 +14,13 @@ from monitor.accounts.connect import register as register_connect
 from monitor.accounts.testalert import register as register_test_alert
 from monitor.accounts.vault import KEY_ENV, Vault, new_key
 from monitor.core.db import open_database
-from monitor.core.settings import add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import add_config_option
 from monitor.core.store import sync_config
 
 
-def open_vault(config_path: str) -> tuple[Vault, object]:
-    config = load_config(config_path)
+def open_vault(config_path: str, setting: str | None = None) -> tuple[Vault, object]:
+    config = load_setting(config_path, setting)
     db = open_database(config.database.url)
     with db.begin() as session:
         setting_id = sync_config(session, config).id
@@ -35,7 +36,7 @@ def cmd_new_key(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_rotate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    vault, db = open_vault(args.config)
+    vault, db = open_vault(args.config, args.setting)
     try:
         n = vault.rotate()
     finally:
@@ -47,7 +48,7 @@ def cmd_rotate(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    vault, db = open_vault(args.config)
+    vault, db = open_vault(args.config, args.setting)
     try:
         rows = vault.listing()
     finally:
@@ -64,7 +65,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_forget(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    vault, db = open_vault(args.config)
+    vault, db = open_vault(args.config, args.setting)
     try:
         gone = vault.forget(args.platform, args.id)
     finally:
@@ -80,7 +81,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from monitor.accounts.check import run_check
 
     out = out or sys.stdout
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     db = open_database(config.database.url)
     try:
         with db.begin() as session:

@@ -25,7 +25,8 @@ from monitor.accounts.oauth import FACTS, endpoints
 from monitor.accounts.vault import Vault, VaultError
 from monitor.core.db import open_database
 from monitor.core.graph_api import GRAPH_BASE
-from monitor.core.settings import AccountConfig, Config, ConfigError, add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import AccountConfig, Config, ConfigError, add_config_option
 from monitor.core.store import sync_config
 
 APP_ENV = {
@@ -130,7 +131,7 @@ async def run_connect(
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     db = open_database(config.database.url)
     try:
         with db.begin() as session:

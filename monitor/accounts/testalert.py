@@ -21,7 +21,8 @@ from alerts.service import AlertEnv, create_alert
 from alerts.channels.email import Transport
 from monitor.core.db import open_database
 from monitor.core.models import Account, Finding, Item, OutboxMessage, Recipient
-from monitor.core.settings import Config, ConfigError, add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import Config, ConfigError, add_config_option
 from monitor.core.store import sync_config
 from monitor.core.types import Classification, Evidence
 from monitor.core.types import Finding as FoundFinding
@@ -94,7 +95,7 @@ def cmd_test_alert(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from monitor.runtime import make_transport
 
     out = out or sys.stdout
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     db = open_database(config.database.url)
     try:
         alert_id, sent_to = send_test_alert(config, db, make_transport(config), lambda: datetime.now(timezone.utc),

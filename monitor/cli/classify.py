@@ -15,7 +15,8 @@ import sys
 from typing import Iterable, TextIO
 
 from classifiers.thread_input import ThreadError, parse_thread
-from monitor.core.settings import add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import add_config_option
 from monitor.core.types import Comment
 from monitor.judging import classify_each
 
@@ -87,7 +88,7 @@ def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: i
 def cmd_classify(args: argparse.Namespace) -> int:
     from classifiers import build_classifier
 
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     classifier = build_classifier(config.setting, config.roster, options=config.classifier)
     failed = classify_stream(classifier, sys.stdin, sys.stdout)
     if failed:

@@ -8,14 +8,15 @@ import sys
 from typing import TextIO
 
 from alerts.digest import digest_due, next_digest_at, run_digest
-from monitor.core.settings import add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import add_config_option
 from monitor.core.types import CycleReport
 from monitor.pipeline import deliver
 from monitor.runtime import build_runtime
 
 
 def cmd_digest(args: argparse.Namespace, out: TextIO = sys.stdout, clock=None) -> int:
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     rt = build_runtime(config, clock=clock) if clock else build_runtime(config)
     try:
         if args.dry_run:

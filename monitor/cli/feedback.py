@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.core.settings import ConfigError, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "shared model; print before/after figures on the shipped dev and test sets and install "
                         "them (in the data directory) only if they are not worse (needs --config)")
     p.add_argument("--config", "-c", metavar="FILE", help="the configuration (for --with-feedback)")
+    p.add_argument("--setting", metavar="KEY", default=None, help="the setting whose feedback to use, in a group")
     plain = p.get_default("func")
 
     def dispatch(args: argparse.Namespace) -> int:
@@ -35,7 +37,7 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
 
     if not args.config:
         raise ConfigError("train --with-feedback: give the configuration with --config FILE")
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     db = open_database(config.database.url)
     try:
         with db() as session:

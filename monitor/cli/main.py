@@ -16,7 +16,8 @@ from monitor.cli.classify import register as register_classify
 from monitor.cli.digest import register as register_digest
 from monitor.cli.feedback import register as register_train_feedback
 from monitor.cli.privacy import register as register_privacy
-from monitor.core.settings import ConfigError, add_config_option, load_config
+from monitor.core.group import PER_SETTING, Group, load_group
+from monitor.core.settings import ConfigError, add_config_option
 from monitor.logs import REDACTOR, configure_logging, personal_names, use_format as use_log_format
 
 log = logging.getLogger("nurserywatch")
@@ -68,7 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.lease import DatabaseLease, LeaseHeld
     from monitor.runtime import build_runtime, utcnow
 
-    config = load_config(args.config)
+    group = load_group(args.config)
+    if len(group.configs) > 1:
+        raise ConfigError(f"{args.config}: running {len(group.configs)} settings in one process is not built yet; "
+                          "check-config and the one-setting commands (--setting KEY) work")
+    config = group.configs[0]
     use_log_format(config.logging.format)
     REDACTOR.set_names(personal_names(config))
     problems = config.check_runnable()
@@ -109,27 +114,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(data_dir=args.data_dir, port=args.port, interval=args.interval, cycles=args.cycles)
 
 
+def readiness_problems(group: Group) -> dict[str, list[str]]:
+    """What stops each file of a group from running, by file (a shared section's once, under the group file)."""
+    out: dict[str, list[str]] = {}
+    for config in group.configs:
+        for p in config.check_runnable() + channel_problems(config):
+            own = group.is_group and p.split(":")[0].split(".")[0].split("[")[0] in PER_SETTING
+            lines = out.setdefault(str(config.source if own or not group.is_group else group.source), [])
+            if p not in lines:
+                lines.append(p)
+    return out
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    problems = [] if args.classify_only else config.check_runnable() + channel_problems(config)
+    group = load_group(args.config)  # every file is read; errors name the file and the key
+    problems = {} if args.classify_only else readiness_problems(group)
     if problems:
-        print(f"{args.config}: valid, but not ready to run:", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
+        for source, lines in problems.items():
+            print(f"{source}: valid, but not ready to run:", file=sys.stderr)
+            for p in lines:
+                print(f"  {p}", file=sys.stderr)
         return 1
-    print(
-        f"{args.config}: OK: {config.setting.name}, {len(config.accounts)} account(s), "
-        f"{len(config.recipients)} recipient(s)"
-    )
+    for config in group.configs:
+        print(
+            f"{config.source}: OK: {config.setting.name}" + (f" ({config.setting.key})" if group.is_group else "")
+            + f", {len(config.accounts)} account(s), {len(config.recipients)} recipient(s)"
+        )
+    if group.is_group:
+        print(f"{args.config}: OK: group {group.name!r}, {len(group.configs)} setting(s), "
+              f"{len(group.people)} group recipient(s)")
     if not args.classify_only:
-        print(f"(the file only: `nurserywatch check --config {args.config} --online` tests the tokens and the mail login)")
+        which = " --setting KEY" if len(group.configs) > 1 else ""
+        print(f"(the file only: `nurserywatch check --config {args.config}{which} --online` tests the tokens "
+              "and the mail login)")
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from monitor.core.db import current_revision, make_engine, upgrade
 
-    config = load_config(args.config)
+    config = load_group(args.config).shared
     engine = make_engine(config.database.url)
     before = current_revision(engine)
     upgrade(engine)
@@ -147,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the service: scheduler and acknowledgement web pages")
-    add_config_option(p)
+    add_config_option(p, one_setting=False)
     p.add_argument("--once", action="store_true",
                    help="run one cycle (fetch, classify, alert, send) and exit; exit codes in the README")
     p.add_argument("--force", action="store_true",
@@ -161,15 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", type=int, default=None, help="stop after this many cycles (default: run until Ctrl-C)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("check-config", help="validate a configuration file and say what is missing")
-    add_config_option(p)
+    p = sub.add_parser("check-config", help="validate a configuration file (a group: every file) and say what is missing")
+    add_config_option(p, one_setting=False)
     p.add_argument("--classify-only", action="store_true", help="only check what `classify` needs")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="create or migrate the database schema to the latest revision")
-    add_config_option(up)
+    add_config_option(up, one_setting=False)
     up.set_defaults(func=cmd_db_upgrade)
 
     for register in COMMAND_GROUPS:

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from monitor.core.db import open_database
 from monitor.core.models import Setting
-from monitor.core.settings import ConfigError, add_config_option, load_config
+from monitor.core.group import load_setting
+from monitor.core.settings import ConfigError, add_config_option
 from monitor.privacy import apply_retention, erase_author, export_author
 
 
 def _open(args):
-    config = load_config(args.config)
+    config = load_setting(args.config, args.setting)
     db = open_database(config.database.url)
     with db() as s:
         setting_id = s.scalar(select(Setting.id).where(Setting.key == config.setting.key))

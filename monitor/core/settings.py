@@ -34,7 +34,7 @@ from monitor.core.platforms import PLATFORMS, PlatformOptions
 from monitor.core.types import Category
 
 Platform = Literal["facebook", "instagram", "x", "google", "demo", "x_search", "feeds", "mailbox"]
-Role = Literal["manager", "dsl", "deputy", "owner", "admin"]
+Role = Literal["manager", "dsl", "deputy", "owner", "admin", "area_manager", "group_dsl"]  # the last two: a group's people
 SeverityName = Literal["low", "medium", "high"]
 
 
@@ -80,7 +80,7 @@ class _Section(BaseModel):
 
 class SettingConfig(_Section):
     name: str = Field(min_length=1, pattern=r"\S")  # not blank: emails, pages and the classifier use it
-    slug: str | None = None  # stable id of the setting in a shared database
+    slug: str | None = Field(None, alias="key")  # `key` (or `slug`): stable id of the setting in a shared database
     aliases: list[str] = []
     town: str | None = None
     timezone: str = "Europe/London"
@@ -462,6 +462,7 @@ class Config(_Section):
     data_dir: str = "data"
 
     source: Path | None = Field(None, exclude=True)
+    group: str | None = Field(None, exclude=True)  # the group's name when read from a group file (monitor.core.group)
 
     @model_validator(mode="after")
     def _search_names_from_the_setting(self) -> "Config":
@@ -597,6 +598,10 @@ def load_config(path: str | os.PathLike) -> Config:
     return cfg.model_copy(update={"source": p})
 
 
-def add_config_option(parser) -> None:
-    """The `--config FILE` option every command that reads a configuration takes."""
+def add_config_option(parser, *, one_setting: bool = True) -> None:
+    """The `--config FILE` option every command that reads a configuration takes,
+    and `--setting KEY` for those that act on one setting of a group."""
     parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the TOML configuration file")
+    if one_setting:
+        parser.add_argument("--setting", metavar="KEY", default=None,
+                            help="the setting to act on, by its [setting] key (needed when the group has several)")
