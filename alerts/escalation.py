@@ -7,6 +7,11 @@ other_after for the rest), bounded by `max_steps`:
   step 2: also the deputy and the manager (safeguarding) or the manager;
   step 3 and later: also the owner.
 
+In a group (the setting has an area manager) the chain goes on past the
+setting's own people: step 3 adds the area manager (and, for safeguarding, the
+group safeguarding lead), step 4 the owner; a group's `max_steps` is 4 unless
+its file says otherwise (monitor.core.group).
+
 Every rung still leaves out anyone the comment names. State lives on the alert
 (`escalation_step`, `next_escalation_at`); a rung is claimed with a conditional
 UPDATE on the step, so two workers never both take it, and the emails are
@@ -26,12 +31,18 @@ from monitor.core.models import Alert, AlertState, Recipient
 log = logging.getLogger(__name__)
 
 
-def rung_roles(categories: list[str], step: int) -> set[str]:
-    """Roles added (on top of everyone already told) at this step."""
+def rung_roles(categories: list[str], step: int, group: bool = False) -> set[str]:
+    """Roles added (on top of everyone already told) at this step; `group`: the
+    setting has an area manager, so the top of its chain is the group's people."""
     if step < 2:
         return set()
     roles = {"deputy", "manager"} if "safeguarding" in categories else {"manager"}
-    if step >= 3:
+    if group:
+        if step >= 3:
+            roles |= {"area_manager", "group_dsl"} if "safeguarding" in categories else {"area_manager"}
+        if step >= 4:
+            roles.add("owner")
+    elif step >= 3:
         roles.add("owner")
     return roles
 
@@ -68,7 +79,8 @@ def escalate(session: Session, env: AlertEnv, alert: Alert, now: datetime, max_s
     session.refresh(alert)
     recipients = list(session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id)))
     already = told_ids(session, alert.id)
-    new = {r.id for r in choose_recipients(recipients, rung_roles(alert.categories, step), alert.item.text,
+    group = any(r.active and "area_manager" in r.roles for r in recipients)
+    new = {r.id for r in choose_recipients(recipients, rung_roles(alert.categories, step, group), alert.item.text,
                                            alert.categories)} if step >= 2 else set()
     queued = 0
     for r in recipients:

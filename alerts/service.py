@@ -27,12 +27,13 @@ from monitor.core.settings import Config, RouteConfig
 from monitor.core.types import CATEGORIES, Classification, Evidence
 
 ROLE_NAMES = {"dsl": "the Designated Safeguarding Lead", "deputy": "a deputy DSL", "manager": "the manager",
-              "owner": "the owner", "admin": "an administrator"}
+              "owner": "the owner", "admin": "an administrator", "area_manager": "the area manager",
+              "group_dsl": "the group safeguarding lead"}
 
 # Categories where naming a person makes the comment an allegation about them.
 ALLEGATION_CATEGORIES = frozenset({"safeguarding", "criticism"})
 # When nobody routed is left (all named, or the role is missing), who hears instead.
-FALLBACK_ROLES = ("owner", "manager", "dsl", "deputy", "admin")
+FALLBACK_ROLES = ("owner", "manager", "dsl", "deputy", "area_manager", "group_dsl", "admin")
 # Kinds of outbox message that put a person "on" an alert.
 ALERTING_KINDS = ("alert", "reminder", "escalation")
 
@@ -93,7 +94,10 @@ def choose_recipients(
     """Active recipients with the routed roles, never someone the comment names.
 
     When the named person is the DSL (or deputy) the manager and the owner are
-    told as well; when it is the manager, the DSL and the owner. If that leaves
+    told as well; when it is the manager, the DSL and the owner. In a group,
+    a safeguarding allegation naming the manager or the DSL also goes to the
+    group safeguarding lead, and criticism naming them to the area manager
+    (roles nobody has in a single setting, so nothing changes there). If that leaves
     nobody, the first role in FALLBACK_ROLES with someone not named is used, so
     an alert is never routed to no one.
     """
@@ -107,6 +111,8 @@ def choose_recipients(
             wanted |= {"manager", "owner"}
         if "manager" in r.roles:
             wanted |= {"dsl", "owner"}
+        if {"dsl", "deputy", "manager"} & set(r.roles):
+            wanted.add("group_dsl" if "safeguarding" in categories else "area_manager")
     chosen = [r for r in active if r.id not in excluded and wanted & set(r.roles)]
     if chosen or not roles:
         return chosen

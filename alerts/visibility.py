@@ -4,6 +4,9 @@
 - The DSL and deputies see every safeguarding alert.
 - The manager sees criticism and confidentiality.
 - The owner sees everything except what names them.
+- In a group: the group safeguarding lead sees safeguarding, the area manager
+  criticism and confidentiality, in each setting they cover (they are one of
+  its people there); a setting's own people see only their setting.
 - Anyone the routing sent it to (at once, in the digest, or by escalation) sees it.
 - The admin role alone grants no alert: admins see accounts and delivery.
 
@@ -27,6 +30,8 @@ ROLE_GRANTS: dict[str, frozenset[str]] = {
     "deputy": frozenset({"safeguarding"}),
     "manager": frozenset({"criticism", "confidentiality"}),
     "owner": frozenset({"safeguarding", "criticism", "confidentiality"}),
+    "group_dsl": frozenset({"safeguarding"}),
+    "area_manager": frozenset({"criticism", "confidentiality"}),
 }
 # Roles that may read comments at all (the inbox, /comments, the roster, phrase lists).
 READER_ROLES = frozenset(ROLE_GRANTS)

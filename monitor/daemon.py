@@ -25,12 +25,12 @@ from typing import Callable
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from alerts.digest import digest_due, run_digest
 from alerts.escalation import run_escalations
 from monitor.privacy import apply_retention
 from monitor.core.settings import ConfigError
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
+from monitor.group_jobs import run_digests
 from monitor.lease import DatabaseLease
 from monitor.limits import PollLimits
 from monitor.pipeline import deliver, process, run_account, run_cycle
@@ -77,7 +77,7 @@ def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] 
 def tick_seconds(rt: Runtime) -> float:
     """How often to look for due accounts: a fifth of the shortest poll interval,
     1 s to 10 s. Polls start at the tick nearest their planned time."""
-    shortest = min((a.poll_every for a in rt.config.accounts), default=60)
+    shortest = min((a.poll_every for each in rt.every_setting for a in each.config.accounts), default=60)
     return max(1.0, min(10.0, shortest / 5))
 
 
@@ -87,7 +87,7 @@ class Jobs:
         self.lease = lease
         self.polling: dict[int, asyncio.Task] = {}
         self.limits = PollLimits(rt.config.concurrency)  # shared by every account's task: [concurrency]
-        self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "recheck")}
+        self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "recheck", "retention")}
         self.started_at: datetime = rt.clock()
         self.lost_lease = asyncio.Event()
         self.webhook_wake = asyncio.Event()
@@ -106,13 +106,14 @@ class Jobs:
             if self.stopping:
                 return
             try:
-                await process_and_alert(self.rt)
+                for rt in self.rt.every_setting:
+                    await process_and_alert(rt)
             except Exception:  # the events stay queued and are retried
                 log.exception("webhook processing failed; the queued events are retried")
 
     async def tick(self) -> None:
         """Start a poll for every account not already being polled (each checks whether it is due)."""
-        for account_id, connector in self.rt.connectors.items():
+        for account_id, connector in self.rt.all_connectors.items():  # a group: every setting's
             if account_id in self.polling:
                 continue
             task = asyncio.create_task(self._account(account_id, connector), name=f"account {account_id}")
@@ -125,7 +126,7 @@ class Jobs:
 
     async def _account(self, account_id: int, connector) -> None:
         try:
-            await run_account(self.rt, account_id, connector, CycleReport(), limits=self.limits)
+            await run_account(self.rt.for_account(account_id), account_id, connector, CycleReport(), limits=self.limits)
         except Exception as err:  # a crash mid-cycle is resumed by the next one
             log.exception("account %s: cycle failed; the next cycle resumes from the committed state", account_id)
             if self.rt.health:
@@ -140,18 +141,20 @@ class Jobs:
     async def recheck(self) -> None:
         """Re-read recent comments (each account hourly, `monitor.recheck`); an edit is classified at once."""
         async with self.locks["recheck"]:
-            if await recheck_due(self.rt):
-                await process(self.rt, CycleReport())
+            for rt in self.rt.every_setting:
+                if await recheck_due(rt):
+                    await process(rt, CycleReport())
 
     async def escalate(self) -> None:
         async with self.locks["escalate"]:
-            await asyncio.to_thread(run_escalations, self.rt.sessions, self.rt.alert_env, self.rt.clock())
+            for rt in self.rt.every_setting:
+                await asyncio.to_thread(run_escalations, rt.sessions, rt.alert_env, rt.clock())
 
     async def retention(self) -> None:
         """Erase what the [retention] periods say has been kept long enough."""
-        async with self.lock:
-            await asyncio.to_thread(apply_retention, self.rt.sessions, self.rt.setting_id,
-                                    self.rt.config.retention, self.rt.clock())
+        async with self.locks["retention"]:
+            for rt in self.rt.every_setting:
+                await asyncio.to_thread(apply_retention, rt.sessions, rt.setting_id, rt.config.retention, rt.clock())
 
     async def digest(self) -> None:
         """Checked every minute rather than on a cron trigger: the digest module
@@ -159,12 +162,8 @@ class Jobs:
         digest time catches up when it starts (never twice a day: dedup keys).
         The very first digest waits for its time: never one at installation."""
         async with self.locks["digest"]:
-            now = self.rt.clock()
-            if not await asyncio.to_thread(digest_due, self.rt.sessions, self.rt.alert_env, self.rt.config.digest,
-                                           now, not_before=self.started_at):
-                return
-            await asyncio.to_thread(run_digest, self.rt.sessions, self.rt.alert_env, self.rt.config.digest, now)
-            await self.deliver()
+            if await asyncio.to_thread(run_digests, self.rt, self.rt.clock(), self.started_at):
+                await self.deliver()
 
     async def heartbeat(self) -> None:
         if self.lease is not None and not await asyncio.to_thread(self.lease.renew):

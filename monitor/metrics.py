@@ -70,7 +70,9 @@ async def _count_response(response: httpx.Response) -> None:
 
 
 def instrument(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """Count the client's requests, and its error answers, per platform."""
+    """Count the client's requests, and its error answers, per platform (once, however often called)."""
+    if _count_request in client.event_hooks["request"]:
+        return client
     client.event_hooks["request"] = [*client.event_hooks["request"], _count_request]
     client.event_hooks["response"] = [*client.event_hooks["response"], _count_response]
     return client

@@ -120,7 +120,8 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
         async with asyncio.timeout(rt.config.polling.deadline):
             async for batch in connector.fetch(cursors):
                 report.fetched += len(batch.items)
-                report.stored += await asyncio.to_thread(_store, rt, account_id, batch)
+                stored = await asyncio.to_thread(_store, rt, account_id, batch)
+                report.stored += stored  # after the await: `+= await` would lose another account's count
     except ConnectorError as err:
         failure = err
     except TimeoutError:
@@ -237,7 +238,8 @@ async def run_cycle(rt: Runtime, *, only_due: bool = False, deadline: float | No
     limits = limits or PollLimits(rt.config.concurrency)
     deadline = deadline or 2 * rt.config.polling.deadline
     until = time.monotonic() + deadline
-    tasks = [asyncio.create_task(run_account(rt, a, c, report, only_due, until, limits)) for a, c in rt.connectors.items()]
+    tasks = [asyncio.create_task(run_account(rt.for_account(a), a, c, report, only_due, until, limits))
+             for a, c in rt.all_connectors.items()]  # a group: every setting's accounts
     if tasks:
         done, late = await asyncio.wait(tasks, timeout=deadline)
         for t in late:
@@ -247,8 +249,9 @@ async def run_cycle(rt: Runtime, *, only_due: bool = False, deadline: float | No
             if t.exception() is not None:
                 raise t.exception()
     if time.monotonic() < until:
-        await recheck_due(rt)  # edits, hides and deletions made on the platforms
-        await process(rt, report, until)
+        for each in rt.every_setting:
+            await recheck_due(each)  # edits, hides and deletions made on the platforms
+            await process(each, report, until)
     else:
         report.timed_out = True
     return report

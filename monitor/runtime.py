@@ -2,6 +2,12 @@
 
 The classifier (spaCy and the model, about 2 s) is built on first use, so a
 cycle with nothing new never loads it.
+
+A group (monitor.core.group) gets one Runtime per setting, each with its own
+config, roster, classifier, accounts and alert routing, all sharing one
+database, HTTP client, mail transport and health record. The first setting's
+Runtime holds the others in `settings`; the daemon polls `all_connectors` and
+runs each account's cycle with `for_account`'s Runtime.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from monitor.accounts.vault import KEY_ENV, Vault
 from monitor.core.db import open_database
 from monitor.core.models import Account
 from monitor.core.platforms import PLATFORMS
+from monitor.core.group import Group
 from monitor.core.settings import Config, ConfigError, RosterConfig
 from monitor.core.store import sync_config
 from monitor.health import Health
@@ -64,8 +71,22 @@ class Runtime:
     process_lock: threading.Lock = field(default_factory=threading.Lock)
     process_wanted: threading.Event = field(default_factory=threading.Event)  # new items while a run was busy
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: finish the batch, stop
+    settings: list["Runtime"] = field(default_factory=list)  # a group: every setting's Runtime, this one first
     _classifier: "Classifier | None" = None
     _classifier_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def every_setting(self) -> list["Runtime"]:
+        return self.settings or [self]
+
+    @property
+    def all_connectors(self) -> dict[int, Connector]:
+        """Every setting's accounts (account id -> connector): what the daemon polls."""
+        return {a: c for r in self.every_setting for a, c in r.connectors.items()}
+
+    def for_account(self, account_id: int) -> "Runtime":
+        """The Runtime of the setting an account belongs to."""
+        return next((r for r in self.every_setting if account_id in r.connectors), self)
 
     @property
     def classifier(self) -> "Classifier":
@@ -102,6 +123,7 @@ def build_runtime(
     classifier: "Classifier | None" = None,
     sessions: sessionmaker[Session] | None = None,
     oauth_transport: httpx.AsyncBaseTransport | None = None,  # tests: an imitation token endpoint
+    notifiers: dict[str, Notifier] | None = None,  # a group's settings share one set
 ) -> Runtime:
     """Open the database (migrating it), sync config into it, build the parts."""
     sessions = sessions or open_database(config.database.url)
@@ -112,7 +134,7 @@ def build_runtime(
         roster.seed_from_config(session, setting_id, config.roster, clock())  # once: then the Roster page owns it
         names = roster.as_config(session, setting_id, config.roster)
         roster_seen = None if classifier else roster.fingerprint(session, setting_id)
-    http = instrument(http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False))
+    http = instrument(http or _new_http())
     transport = transport or make_transport(config)
     rt = Runtime(
         config=config,
@@ -120,7 +142,7 @@ def build_runtime(
         setting_id=setting_id,
         make_classifier=(lambda: classifier) if classifier is not None else lambda: _load_classifier(config, names),
         transport=transport,
-        notifiers=build_notifiers(config, email_transport=transport),
+        notifiers=notifiers if notifiers is not None else build_notifiers(config, email_transport=transport),
         alert_env=AlertEnv.from_config(config, setting_id, secret_key),
         http=http,
         clock=clock,
@@ -138,6 +160,30 @@ def build_runtime(
         rt.poll_every[account_id] = ac.poll_every
         rt.connectors[account_id] = build_connector(ac, creds, http, clock)
     return rt
+
+
+def build_group_runtime(group: Group, *, clock: Clock = utcnow, **parts) -> Runtime:
+    """One Runtime per setting of the group, sharing the database, HTTP client,
+    transport, notifiers and health; the first holds them all in `settings`.
+    A group of one is `build_runtime` of its config."""
+    if len(group.configs) == 1:
+        return build_runtime(group.configs[0], clock=clock, **parts)
+    shared = group.shared
+    parts["sessions"] = parts.get("sessions") or open_database(shared.database.url)
+    parts["http"] = instrument(parts.get("http") or _new_http())
+    parts["transport"] = parts.get("transport") or make_transport(shared)
+    parts["notifiers"] = build_notifiers(shared, email_transport=parts["transport"])
+    runtimes = [build_runtime(config, clock=clock, **parts) for config in group.configs]
+    every_account = shared.model_copy(update={"accounts": [a for c in group.configs for a in c.accounts]})
+    health = Health.from_config(every_account, parts["sessions"], clock, parts["http"])
+    for rt in runtimes:
+        rt.health = health
+    runtimes[0].settings = runtimes
+    return runtimes[0]
+
+
+def _new_http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
 
 
 def _load_classifier(config: Config, names: RosterConfig) -> "Classifier":
@@ -158,4 +204,4 @@ def credential_identity(rt: Runtime, account_id: int) -> str | None:
     return creds.identity() if creds is not None else None
 
 
-__all__ = ["Runtime", "build_runtime", "make_transport", "utcnow", "ConfigError", "credential_identity", "hide_unavailable"]
+__all__ = ["Runtime", "build_group_runtime", "build_runtime", "make_transport", "utcnow", "ConfigError", "credential_identity", "hide_unavailable"]

@@ -67,18 +67,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.core.db import open_database
     from monitor.daemon import run_once, serve
     from monitor.lease import DatabaseLease, LeaseHeld
-    from monitor.runtime import build_runtime, utcnow
+    from monitor.runtime import build_group_runtime, utcnow
 
-    group = load_group(args.config)
-    if len(group.configs) > 1:
-        raise ConfigError(f"{args.config}: running {len(group.configs)} settings in one process is not built yet; "
-                          "check-config and the one-setting commands (--setting KEY) work")
-    config = group.configs[0]
+    group = load_group(args.config)  # a single-setting file is a group of one
+    config = group.shared
     use_log_format(config.logging.format)
-    REDACTOR.set_names(personal_names(config))
-    problems = config.check_runnable()
+    REDACTOR.set_names([n for c in group.configs for n in personal_names(c)])
+    problems = readiness_problems(group, channels=False)
     if problems:
-        raise ConfigError(f"{args.config}: cannot start:\n" + "\n".join(f"  {p}" for p in problems))
+        raise ConfigError("\n".join(f"{source}: cannot start:\n" + "\n".join(f"  {p}" for p in lines)
+                                     for source, lines in problems.items()))
     db = open_database_or_say_why(config.database.url, open_database)
     lease = DatabaseLease(db, utcnow)
     try:
@@ -88,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         db.dispose()
         return EXIT_LOCKED
     try:
-        rt = build_runtime(config, sessions=db)
+        rt = build_group_runtime(group, sessions=db)
         if not args.once:
             return asyncio.run(serve(rt, lease=lease))
         report = asyncio.run(run_once(rt))
@@ -114,11 +112,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(data_dir=args.data_dir, port=args.port, interval=args.interval, cycles=args.cycles)
 
 
-def readiness_problems(group: Group) -> dict[str, list[str]]:
+def readiness_problems(group: Group, channels: bool = True) -> dict[str, list[str]]:
     """What stops each file of a group from running, by file (a shared section's once, under the group file)."""
     out: dict[str, list[str]] = {}
     for config in group.configs:
-        for p in config.check_runnable() + channel_problems(config):
+        for p in config.check_runnable() + (channel_problems(config) if channels else []):
             own = group.is_group and p.split(":")[0].split(".")[0].split("[")[0] in PER_SETTING
             lines = out.setdefault(str(config.source if own or not group.is_group else group.source), [])
             if p not in lines:
