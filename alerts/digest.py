@@ -63,13 +63,14 @@ def dedup_key(setting_id: int, recipient_id: int, day: date) -> str:
     return f"digest:{setting_id}:{recipient_id}:{day.isoformat()}"
 
 
-def _recipients(session: Session, env: AlertEnv) -> list[Recipient]:
+def _recipients(session: Session, env: AlertEnv, skip: frozenset[str] = frozenset()) -> list[Recipient]:
+    """The setting's people, but those in `skip` (addresses that get the group digest instead)."""
     return [r for r in session.scalars(select(Recipient).where(Recipient.setting_id == env.setting_id).order_by(Recipient.id))
-            if r.active]
+            if r.active and r.email not in skip]
 
 
 def digest_due(sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime,
-               *, not_before: datetime | None = None) -> bool:
+               *, not_before: datetime | None = None, skip: frozenset[str] = frozenset()) -> bool:
     """True when today's digest time has passed and someone has not had today's digest.
 
     `not_before` (when the daemon started): a digest time that passed before it
@@ -86,7 +87,7 @@ def digest_due(sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig
                                            OutboxMessage.kind == "digest").limit(1)
         ) is None:
             return False
-        keys = {dedup_key(env.setting_id, r.id, day) for r in _recipients(session, env)}
+        keys = {dedup_key(env.setting_id, r.id, day) for r in _recipients(session, env, skip)}
         if not keys:
             return False
         sent = set(session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys))))
@@ -189,6 +190,7 @@ def _preview(r: Recipient, ctx: dict) -> str:
 
 def run_digest(
     sessions: sessionmaker[Session], env: AlertEnv, cfg: DigestConfig, now: datetime, *, dry_run: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Queue today's digest for everyone who has not had it; return what was queued
     (To, Subject and the text part, one string per person). With dry_run nothing
@@ -201,7 +203,7 @@ def run_digest(
     since = scheduled_at(day - timedelta(days=1), cfg.at, env.timezone)
     out: list[str] = []
     with sessions() as session:
-        people = _recipients(session, env)
+        people = _recipients(session, env, skip)
         sent = set(session.scalars(select(OutboxMessage.dedup_key).where(
             OutboxMessage.dedup_key.in_([dedup_key(env.setting_id, r.id, day) for r in people]))))
     todo = [r.id for r in people if dry_run or dedup_key(env.setting_id, r.id, day) not in sent]

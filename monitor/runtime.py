@@ -72,6 +72,7 @@ class Runtime:
     process_wanted: threading.Event = field(default_factory=threading.Event)  # new items while a run was busy
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: finish the batch, stop
     settings: list["Runtime"] = field(default_factory=list)  # a group: every setting's Runtime, this one first
+    group: Group | None = None  # a group of several settings (its name and time zone: the group digest)
     _classifier: "Classifier | None" = None
     _classifier_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -178,7 +179,7 @@ def build_group_runtime(group: Group, *, clock: Clock = utcnow, **parts) -> Runt
     health = Health.from_config(every_account, parts["sessions"], clock, parts["http"])
     for rt in runtimes:
         rt.health = health
-    runtimes[0].settings = runtimes
+    runtimes[0].settings, runtimes[0].group = runtimes, group
     return runtimes[0]
 
 
