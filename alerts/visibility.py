@@ -74,3 +74,15 @@ class Viewer:
 
 def may_see(session: Session, env: AlertEnv, recipient: Recipient, alert: Alert) -> bool:
     return Viewer(session, env, recipient).may_see(alert)
+
+
+def viewers_for(session: Session, envs: Iterable[AlertEnv], email: str) -> list[Viewer]:
+    """A person's view of a group: one Viewer for each setting where they are one
+    of its people (by address, active), in the order of `envs`. A setting where
+    they are not gives them nothing, so a setting's own people see only theirs."""
+    envs = list(envs)
+    rows = {r.setting_id: r for r in session.scalars(select(Recipient).where(
+        Recipient.email == email, Recipient.active.is_(True),
+        Recipient.setting_id.in_([e.setting_id for e in envs])))}
+    return [Viewer(session, env, rows[env.setting_id]) for env in envs if env.setting_id in rows]
+

@@ -63,9 +63,10 @@ def meta_webhook(rt: Runtime, wake: Callable[[], None]) -> MetaWebhook | None:
 
 def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] = lambda: None) -> WebServer:
     app = create_app(
-        WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.connectors),
+        WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, hide=connector_hider(rt.all_connectors),
                 health=rt.health, meta_webhook=meta_webhook(rt, wake),
-                hide_unavailable=lambda account_id: hide_unavailable(rt, account_id),
+                hide_unavailable=lambda account_id: hide_unavailable(rt.for_account(account_id), account_id),
+                envs={each.setting_id: each.alert_env for each in rt.settings},  # a group: every setting's pages
                 send_test_alert=lambda to: send_test_alert(rt.config, rt.sessions, rt.transport, rt.clock, to))
     )
     # log_config=None: uvicorn's records go to the root handler, through its redaction (monitor.logs)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.web import admin, audit, auth, inbox, pages, roster, teaching
+from monitor.web import admin, audit, auth, group, inbox, pages, roster, teaching
 from monitor.web.pages import SECURITY_HEADERS, LinkProblem, WebDeps, problem_page
 
 
@@ -40,7 +40,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(deps: WebDeps) -> Starlette:
+def create_app(deps: WebDeps) -> Starlette | group.SettingDispatch:
+    """The pages; a group's are one app per setting behind `group.SettingDispatch`."""
+    if len(deps.envs) > 1:
+        apps = {setting_id: setting_app(deps.for_setting(setting_id)) for setting_id in deps.envs}
+        return group.SettingDispatch(deps, apps, first=deps.env.setting_id)
+    return setting_app(deps)
+
+
+def setting_app(deps: WebDeps) -> Starlette:
     async def link_problem(request: Request, exc: Exception) -> Response:
         return problem_page(request, exc)
 
@@ -50,5 +58,6 @@ def create_app(deps: WebDeps) -> Starlette:
         routes=[
             *pages.routes(deps), *auth.routes(deps), *inbox.routes(deps), *teaching.routes(deps),
             *roster.routes(deps), *admin.routes(deps), *audit.routes(deps),
+            *(group.routes(deps) if len(deps.envs) > 1 else []),
         ],
     )

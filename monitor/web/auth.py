@@ -95,7 +95,8 @@ def current(deps: WebDeps, request: Request, session: Session) -> SignedIn | Non
 def start_session(deps: WebDeps, session: Session, recipient_id: int, alert_id: int | None) -> str:
     token = secrets.token_urlsafe(32)
     now = deps.clock()
-    session.add(WebSession(token_hash=_hash(token), setting_id=deps.env.setting_id, recipient_id=recipient_id,
+    setting_id = session.get(Recipient, recipient_id).setting_id  # a group: the person's setting (monitor.web.group)
+    session.add(WebSession(token_hash=_hash(token), setting_id=setting_id, recipient_id=recipient_id,
                            alert_id=alert_id, csrf=secrets.token_urlsafe(24), created_at=now, last_seen_at=now))
     return token
 
@@ -173,11 +174,11 @@ def _rate_limited(session: Session, keys: list[tuple[str, int]], now) -> bool:
 
 def _send_link(deps: WebDeps, session: Session, person: Recipient) -> None:
     now = deps.clock()
-    row = LoginToken(setting_id=deps.env.setting_id, recipient_id=person.id, created_at=now)
+    row = LoginToken(setting_id=person.setting_id, recipient_id=person.id, created_at=now)
     session.add(row)
     session.flush()
     token = deps.env.signer.token("login", row.id, person.id)
-    outbox.enqueue(session, setting_id=deps.env.setting_id, dedup_key=f"signin:{row.id}", kind="signin",
+    outbox.enqueue(session, setting_id=person.setting_id, dedup_key=f"signin:{row.id}", kind="signin",
                    template="signin", address=person.email, now=now, recipient_id=person.id,
                    context={"setting_name": deps.env.setting_name, "name": person.name,
                             "url": f"{deps.env.signer.base_url}/login/{token}",
@@ -192,7 +193,7 @@ def _claim_link(deps: WebDeps, session: Session, token: str, *, consume: bool) -
         raise LinkProblem(400, "This sign-in link is not valid",
                           "Ask for a new link on the sign-in page, and open it from the newest email.")
     row = session.get(LoginToken, claims.alert_id)
-    if row is None or row.recipient_id != claims.recipient_id or row.setting_id != deps.env.setting_id:
+    if row is None or row.recipient_id != claims.recipient_id or row.setting_id not in deps.setting_ids:
         raise LinkProblem(400, "This sign-in link is not valid", "Ask for a new link on the sign-in page.")
     if row.used_at is not None:
         raise LinkProblem(410, "This sign-in link has been used",
@@ -214,7 +215,7 @@ def routes(deps: WebDeps) -> list[Route]:
             who = current(deps, request, session)
         if who and who.alert_id:
             return RedirectResponse(f"/alerts/{who.alert_id}", status_code=303)
-        return RedirectResponse("/alerts" if who else "/login", status_code=303)
+        return RedirectResponse(home_page(deps) if who else "/login", status_code=303)
 
     async def login_form(request: Request) -> Response:
         return _anonymous_page(deps, request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
@@ -230,8 +231,9 @@ def routes(deps: WebDeps) -> list[Route]:
                 limited = True
             else:
                 limited = False
-                person = session.scalar(select(Recipient).where(
-                    Recipient.setting_id == deps.env.setting_id, Recipient.email == email, Recipient.active.is_(True)))
+                person = session.scalar(select(Recipient).where(  # a group: their first setting's row
+                    Recipient.setting_id.in_(deps.setting_ids), Recipient.email == email, Recipient.active.is_(True))
+                    .order_by(Recipient.id).limit(1))
                 if person is not None:
                     _send_link(deps, session, person)
         if limited:
@@ -250,7 +252,7 @@ def routes(deps: WebDeps) -> list[Route]:
         with deps.sessions.begin() as session:
             row = _claim_link(deps, session, token, consume=True)
             cookie = start_session(deps, session, row.recipient_id, None)
-        resp = RedirectResponse("/alerts", status_code=303)
+        resp = RedirectResponse(home_page(deps), status_code=303)
         set_cookie(deps, resp, SESSION_COOKIE, cookie)
         return resp
 
@@ -275,6 +277,11 @@ def routes(deps: WebDeps) -> list[Route]:
     ]
 
 
+def home_page(deps: WebDeps) -> str:
+    """Where a signed-in person starts: the group view in a group (monitor.web.group), else the inbox."""
+    return "/group" if len(deps.setting_ids) > 1 else "/alerts"
+
+
 def nav_for(roles: list[str], scoped: bool) -> list[tuple[str, str]]:
     """The menu a person sees: only the pages their roles open."""
     if scoped:
@@ -293,7 +300,8 @@ def app_page(deps: WebDeps, request: Request, who: SignedIn, person: Recipient, 
     """A signed-in page: the menu, the CSRF token and who is signed in."""
     return page(request, name, {
         "csrf": who.csrf, "me": person, "scoped": who.alert_id is not None,
-        "nav": nav_for(list(person.roles), who.alert_id is not None), "path": request.url.path,
+        "nav": ([("/group", "All settings")] if len(deps.setting_ids) > 1 and who.alert_id is None else [])
+        + nav_for(list(person.roles), who.alert_id is not None), "path": request.url.path,
         "setting_name": deps.env.setting_name, **ctx,
     }, status)
 

@@ -10,7 +10,7 @@ page and a 4xx, and changes nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping
@@ -78,6 +78,16 @@ class WebDeps:
     health: Health | None = None  # None: /readyz checks the database and the outbox only
     meta_webhook: webhooks.MetaWebhook | None = None  # None: /webhooks/meta answers 404
     hide_unavailable: Callable[[int], str | None] | None = None  # account id -> why it cannot hide, or None
+    envs: dict[int, AlertEnv] = field(default_factory=dict)  # a group: every setting's (monitor.web.group)
+
+    @property
+    def setting_ids(self) -> set[int]:
+        """The settings these pages serve: the group's, or just `env`'s."""
+        return set(self.envs) or {self.env.setting_id}
+
+    def for_setting(self, setting_id: int) -> "WebDeps":
+        """The same pages for another setting of the group."""
+        return replace(self, env=self.envs[setting_id])
 
 
 class LinkProblem(Exception):
