@@ -107,8 +107,7 @@ class Jobs:
             if self.stopping:
                 return
             try:
-                for rt in self.rt.every_setting:
-                    await process_and_alert(rt)
+                await process_and_alert(self.rt)
             except Exception:  # the events stay queued and are retried
                 log.exception("webhook processing failed; the queued events are retried")
 

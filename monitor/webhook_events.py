@@ -70,17 +70,19 @@ class EventReport:
 
 
 def _accounts(rt: Runtime) -> dict[tuple[str, str], int]:
-    """(platform, webhook entry id) -> account id: a Page's id, an Instagram user's id."""
+    """(platform, webhook entry id) -> account id: a Page's id, an Instagram user's id,
+    over every setting of a group (the app's webhook deliveries are queued once, under the first)."""
     out: dict[tuple[str, str], int] = {}
-    with rt.sessions() as session:
-        rows = session.scalars(select(Account).where(Account.setting_id == rt.setting_id))
-        by_key = {(a.platform, a.external_id): a.id for a in rows}
-    for ac in rt.config.accounts:
-        account_id = by_key.get((ac.platform, ac.id))
-        if account_id is not None:
-            out[(ac.platform, ac.id)] = account_id
-            if ig_user_id := getattr(ac.options, "ig_user_id", None):
-                out[(ac.platform, str(ig_user_id))] = account_id
+    for each in rt.every_setting:
+        with rt.sessions() as session:
+            rows = session.scalars(select(Account).where(Account.setting_id == each.setting_id))
+            by_key = {(a.platform, a.external_id): a.id for a in rows}
+        for ac in each.config.accounts:
+            account_id = by_key.get((ac.platform, ac.id))
+            if account_id is not None:
+                out[(ac.platform, ac.id)] = account_id
+                if ig_user_id := getattr(ac.options, "ig_user_id", None):
+                    out[(ac.platform, str(ig_user_id))] = account_id
     return out
 
 
@@ -145,7 +147,7 @@ async def _resolve(rt: Runtime, event_id: int, accounts: dict) -> list[tuple[int
     out = []
     for mc in changes:
         account_id = accounts.get((mc.platform, mc.entry_id))
-        connector = rt.connectors.get(account_id) if account_id else None
+        connector = rt.all_connectors.get(account_id) if account_id else None
         if connector is None:
             log.info("webhook: %s %s is not a watched account; change ignored", mc.platform, mc.entry_id)
             continue
@@ -170,7 +172,7 @@ def _settle(rt: Runtime, event_id: int, outcome: object, report: EventReport) ->
                 acc = session.get(Account, account_id)
                 heard(acc, now)
                 for ch in changes:
-                    report.stored += apply(session, rt.setting_id, acc, ch, now)
+                    report.stored += apply(session, acc.setting_id, acc, ch, now)
             ev = session.get(WebhookEvent, event_id)
             ev.state, ev.processed_at, ev.claimed_at, ev.last_error = WebhookState.done.value, now, None, None
 
@@ -239,5 +241,6 @@ async def process_and_alert(rt: Runtime) -> EventReport:
     while (report := await process_due(rt, batches=1)).events:
         total.events, total.stored, total.failed = (total.events + report.events, total.stored + report.stored,
                                                     total.failed + report.failed)
-        await process(rt, CycleReport())  # one classifier run at a time (rt.process_lock), then one SMTP sender
+        for each in rt.every_setting:  # a group: each setting classifies and alerts its own
+            await process(each, CycleReport())  # one classifier run at a time (its process_lock), then SMTP
     return total
