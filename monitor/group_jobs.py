@@ -18,20 +18,25 @@ def group_env(rt: Runtime) -> GroupEnv | None:
     return GroupEnv(rt.group.name, rt.group.tz, tuple(each.alert_env for each in rt.every_setting))
 
 
-def run_digests(rt: Runtime, now: datetime, not_before: datetime | None) -> bool:
-    """Queue each setting's digest that is due, and the group digest for the
-    people of several settings (worker thread). True if anything was queued."""
+def group_members(rt: Runtime) -> frozenset[str]:
+    """Addresses that get the group digest instead of their settings' (none for a single setting)."""
     group = group_env(rt)
-    members = frozenset()
-    if group is not None:
-        with rt.sessions() as session:
-            members = frozenset(group_people(session, group))
-    queued = False
+    if group is None:
+        return frozenset()
+    with rt.sessions() as session:
+        return frozenset(group_people(session, group))
+
+
+def run_digests(rt: Runtime, now: datetime, not_before: datetime | None) -> int:
+    """Queue each setting's digest that is due, and the group digest for the
+    people of several settings (worker thread). How many people's were queued."""
+    group = group_env(rt)
+    members = group_members(rt)
+    queued = 0
     for each in rt.every_setting:
         if digest_due(each.sessions, each.alert_env, each.config.digest, now, not_before=not_before, skip=members):
-            run_digest(each.sessions, each.alert_env, each.config.digest, now, skip=members)
-            queued = True
+            queued += len(run_digest(each.sessions, each.alert_env, each.config.digest, now, skip=members))
     digest = rt.config.digest  # shared by the group
     if members and group_digest_due(rt.sessions, group, digest, now, not_before=not_before):
-        queued = bool(run_group_digest(rt.sessions, group, digest, now)) or queued
+        queued += len(run_group_digest(rt.sessions, group, digest, now))
     return queued

@@ -3,6 +3,7 @@ a setting's own people get their setting's digest, with nothing of the other."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import datetime, timezone
 
 import pytest
@@ -92,3 +93,22 @@ def test_the_group_digest_is_queued_once_a_day(alerted_then_digest_time, session
     assert not run_digests(alerted_then_digest_time, clock.advance(minutes=5), None)
     assert len(digests(sessions)["owner@example.org"]) == 1
 
+
+
+def test_the_digest_command_on_a_group_previews_each_setting_and_the_group_digest(group_rt, tmp_path):
+    from monitor.cli import digest as digest_cli
+    from monitor.cli.main import build_parser
+
+    def dry_run(*extra: str) -> str:
+        out = io.StringIO()
+        args = build_parser().parse_args(["digest", "--config", str(tmp_path / "group.toml"), "--dry-run", *extra])
+        assert digest_cli.cmd_digest(args, out=out, clock=group_rt.clock) == 0
+        return out.getvalue()
+
+    text = dry_run()
+    assert text.count("Subject: [nurserywatch] Daily summary") == 4  # each setting's manager and DSL
+    assert text.count("Subject: [nurserywatch] Group summary") == 2  # the area manager and the owner
+    assert "<area@example.org>" not in text and "<owner@example.org>" not in text  # not in a setting's digest
+    oak = dry_run("--setting", "oak")
+    assert oak.count("Subject: [nurserywatch] Daily summary") == 2
+    assert "Group summary" not in oak and "Elm Nursery" not in oak
