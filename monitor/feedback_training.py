@@ -41,7 +41,7 @@ Evaluator = Callable[[str, Corrections], dict]  # (split, corrections) -> score(
 
 def setting_model_dir(config: Config) -> Path:
     """A model trained for the setting by an earlier version (kept working; no longer written)."""
-    return Path(config.data_dir) / "model"
+    return config.setting_data_dir / "model"
 
 
 def current_model_dir(config: Config) -> Path:
@@ -51,7 +51,7 @@ def current_model_dir(config: Config) -> Path:
 
 
 def corrections_file(config: Config) -> Path:
-    return Path(config.data_dir) / "corrections.json"
+    return config.setting_data_dir / "corrections.json"
 
 
 def setting_classifier(config: Config, roster: RosterConfig | None = None) -> Classifier:

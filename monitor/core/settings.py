@@ -498,6 +498,11 @@ class Config(_Section):
                     raise ValueError(f"recipients[{i}].addresses.{name}: there is no [channels.{name}] section")
         return self
 
+    @property
+    def setting_data_dir(self) -> Path:
+        """Where the files of this setting alone go (its corrections): data_dir, or in a group data_dir/settings/<key>."""
+        return Path(self.data_dir) if self.group is None else Path(self.data_dir) / "settings" / self.setting.key
+
     def secret(self, env_name: str | None, what: str) -> str:
         """Read a secret from the environment variable the config names."""
         if not env_name:

@@ -182,3 +182,12 @@ def test_a_one_setting_command_takes_the_setting_key(tmp_path, monkeypatch):
     code, out, err = run_cli(["accounts", "--config", path, "--setting", "elm"], monkeypatch)
     assert code == 0, err
     assert "elm-page" in out and "oak-page" not in out
+
+
+def test_each_setting_of_a_group_keeps_its_own_files_and_a_single_setting_keeps_data_dir(tmp_path):
+    from monitor.feedback_training import corrections_file
+
+    oak, elm = (load_setting(write_group(tmp_path), key) for key in ("oak", "elm"))
+    assert corrections_file(oak) != corrections_file(elm)
+    assert corrections_file(oak) == Path("data/settings/oak/corrections.json")
+    assert corrections_file(load_setting(ROOT / "config/example.toml")) == Path("data/corrections.json")
