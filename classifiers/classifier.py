@@ -15,6 +15,7 @@ Post-processing order (documented in docs/classifier.md):
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +63,26 @@ def make_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
     return nlp
 
 
+_PIPELINES: dict[tuple, Language] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def shared_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
+    """One loaded pipeline per model on disk, shared by every setting's classifier in the
+    process (it is ~10 MB; what differs per setting, its names and rules, is built beside it).
+    A model replaced on disk (a new `train`) is loaded afresh: the key holds its files' times."""
+    path = Path(model_dir) if model_dir is not None else None
+    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file())) \
+        if path is not None and path.is_dir() else ()
+    key = (str(path.resolve()) if path is not None else None, stamp)
+    with _PIPELINES_LOCK:
+        if key not in _PIPELINES:
+            for old in [k for k in _PIPELINES if k[0] == key[0]]:
+                del _PIPELINES[old]  # the model it was loaded from has been replaced
+            _PIPELINES[key] = make_nlp(model_dir)
+        return _PIPELINES[key]
+
+
 class Classifier:
     """Judges comments for safeguarding, confidentiality and criticism.
 
@@ -72,7 +93,7 @@ class Classifier:
     def __init__(self, setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
                  use_model: bool = True, options: ClassifierConfig | None = None,
                  corrections: Corrections | None = None):
-        self.nlp = make_nlp(model_dir if use_model else None)
+        self.nlp = shared_nlp(model_dir if use_model else None)
         self.has_model = "textcat_multilabel" in self.nlp.pipe_names
         self.names = NameFinder(self.nlp, setting, roster)
         classes = word_classes({
