@@ -97,6 +97,7 @@ class Account(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     items_unreadable: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # skipped: did not parse
+    unreadable_at: Mapped[datetime | None]  # when an item last could not be read (digest, /readyz)
     token_fingerprint: Mapped[str | None] = mapped_column(String(64))
     reconnect_notified_at: Mapped[datetime | None]
     webhook_at: Mapped[datetime | None]  # the last webhook event received for this account
@@ -145,6 +146,7 @@ class Item(Base):
     rating: Mapped[int | None]
     can_hide: Mapped[bool | None]
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hide_claimed_at: Mapped[datetime | None]  # a hide in progress (web/pages.py): one platform call per comment
     attachment_type: Mapped[str | None] = mapped_column(String(40))  # photo, sticker, animated_image_share...
     attachment_url: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -174,6 +174,7 @@ def _alert_ctx(deps: WebDeps, session: Session, alert: Alert, recipient: Recipie
     }
 
 
+HIDE_CLAIM_TIMEOUT = timedelta(minutes=5)  # a hide claimed by a process that died mid-call may be pressed again
 BUSY_BUDGET = 45.0  # seconds a request waits out a locked database before it gives up
 
 
@@ -253,8 +254,10 @@ def routes(deps: WebDeps) -> list[Route]:
             return _page(request, "hide.html", ctx | {"hide_token": token})
 
     def _hide_check(request: Request, form) -> tuple[int, str, int, Recipient]:
+        """Check the press, then claim the hide (one conditional UPDATE): of presses at
+        the same moment, one calls the platform and the others are told it is under way."""
         token = request.path_params["token"]
-        with deps.sessions() as session:
+        with deps.sessions.begin() as session:
             alert, recipient = _resolve(deps, session, "hide", token, lock=False)
             item = alert.item
             if item.is_hidden:
@@ -265,12 +268,24 @@ def routes(deps: WebDeps) -> list[Route]:
             if form.get("confirm") != "yes":
                 raise LinkProblem(400, "Please confirm",
                                   "Tick the box to confirm you want the comment hidden, then press the button again.")
+            now = deps.clock()
+            claimed = session.execute(
+                update(Item).where(Item.id == item.id, Item.is_hidden.is_(False),
+                                   or_(Item.hide_claimed_at.is_(None), Item.hide_claimed_at < now - HIDE_CLAIM_TIMEOUT))
+                .values(hide_claimed_at=now).execution_options(synchronize_session=False)
+            ).rowcount
+            if not claimed:
+                raise LinkProblem(409, "Being hidden now",
+                                  "Someone asked the platform to hide this comment a moment ago. Open the alert again "
+                                  "in a minute to see that it is hidden.")
             return item.account_id, item.external_id, alert.id, recipient
 
     def _hide_failed(alert_id: int, actor: Actor, err: ConnectorError) -> None:
         refused = isinstance(err, HideRefused)
         with deps.sessions.begin() as session:
-            audit(session, session.get(Alert, alert_id), deps.env.setting_id,
+            alert = session.get(Alert, alert_id)
+            alert.item.hide_claimed_at = None  # the next press may try again
+            audit(session, alert, deps.env.setting_id,
                   "hide_refused" if refused else "hide_failed", actor, deps.clock(), error=err.detail)
         log.warning("alert %s: hiding failed (%s)", alert_id, type(err).__name__)
         if refused:
@@ -282,7 +297,7 @@ def routes(deps: WebDeps) -> list[Route]:
     def _hidden(request: Request, alert_id: int, recipient: Recipient, actor: Actor) -> Response:
         with deps.sessions.begin() as session:
             alert = session.get(Alert, alert_id)
-            alert.item.is_hidden = True
+            alert.item.is_hidden, alert.item.hide_claimed_at = True, None
             audit(session, alert, deps.env.setting_id, "hide", actor, deps.clock())
             session.flush()
             log.info("alert %s: comment hidden by recipient %s", alert_id, recipient.id)
