@@ -15,9 +15,11 @@ Data is invented; no real person is named.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -224,6 +226,53 @@ def busy_page(posts: int = 100, comments: int = 2000, now: datetime | None = Non
             parent = next(c for c in existing if c["id"] == parent).get("parent", {}).get("id", parent)
         world.add_comment(pid, when, f"Comment {n}", parent=parent)
     return world
+
+
+class FakePages:
+    """Many Pages behind one server, each answer after `latency` seconds: a
+    nursery group's Pages for replica tests and benchmarks. A request goes to
+    the Page whose id it names (a post id starts with its Page's id); ids
+    never collide because each Page numbers its posts and comments from its
+    own range. Every Page takes the same token. `requests` records each
+    answered request: (Page id, the client's `X-Replica` header, start, end),
+    times from `time.monotonic()`; `feeds` the start of each feed request,
+    which begins every poll: (Page id, replica, start)."""
+
+    def __init__(self, count: int, latency: float = 0.0, **kw):
+        self.latency = latency
+        self.requests: list[tuple[str, str, float, float]] = []
+        self.feeds: list[tuple[str, str, float]] = []
+        self.pages: dict[str, FakePage] = {}
+        for n in range(count):
+            page_id = str(10**12 + n)
+            self.pages[page_id] = FakePage(page_id=page_id, seed=n + 1, _next=n * 10**6, **kw)
+        self.apps = {page_id: make_app(page) for page_id, page in self.pages.items()}
+
+    def owner(self, obj: str) -> str | None:
+        if obj in self.pages:
+            return obj
+        head = obj.partition("_")[0]
+        if head in self.pages:
+            return head
+        return next((pid for pid, page in self.pages.items() if any(
+            c["id"] == obj for cs in page.comments.values() for c in cs)), None)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        parts = scope["path"].strip("/").split("/")
+        page = self.owner(parts[1]) if len(parts) > 1 else None
+        start = time.monotonic()
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if page is None:
+            await _error(400, 100, "(#100) Object does not exist")(scope, receive, send)
+            return
+        await self.apps[page](scope, receive, send)
+        replica = dict(scope["headers"]).get(b"x-replica", b"").decode()
+        self.requests.append((page, replica, start, time.monotonic()))
+        if parts[-1] == "feed":
+            self.feeds.append((page, replica, start))
 
 
 def main() -> None:  # pragma: no cover - a manual tool

@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from monitor.core.db import make_engine, normalise_url, upgrade
@@ -125,6 +126,8 @@ def restore(url: str, source: str | os.PathLike, *, force: bool = False) -> None
     engine = make_engine(url)
     try:
         upgrade(engine)  # a backup from an older version gets this version's schema
+        with engine.begin() as conn:  # a poll in progress when the backup was taken holds nothing now
+            conn.execute(text("UPDATE account SET lease_holder = NULL, lease_until = NULL"))
     finally:
         engine.dispose()
 

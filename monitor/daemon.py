@@ -8,9 +8,15 @@ and the digest run beside them, so nothing waits behind a slow platform.
 All database and SMTP work runs in worker threads, so the pages on the same
 event loop answer within their budget whatever a cycle is doing.
 
-One daemon per database: it holds the lease (`monitor.lease`) while it runs
-and stops if another process takes it with --force. On SIGTERM or Ctrl-C the
-work in progress finishes its current batch before the process stops.
+On SQLite, one daemon per database: it holds the lease (`monitor.lease`)
+while it runs and stops if another process takes it with --force. On
+PostgreSQL any number of daemons (replicas) share the work with no leader:
+each tick claims due accounts nobody holds (`monitor.poll_leases`), delivery
+claims outbox rows one by one, and the whole-setting jobs (escalation, digest,
+recheck, retention) run on one replica at a time (`monitor.job_locks`). Every
+replica serves the pages and webhooks. On SIGTERM or Ctrl-C the work in
+progress finishes its current batch before the process stops, and a replica
+hands its leases back.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import contextlib
 import logging
 import signal
 import socket
+import time
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -31,9 +38,11 @@ from monitor.core.settings import ConfigError
 from monitor.core.types import CycleReport
 from monitor.accounts.testalert import send_test_alert
 from monitor.group_jobs import run_digests
+from monitor.job_locks import one_replica
 from monitor.lease import DatabaseLease
 from monitor.limits import PollLimits
 from monitor.pipeline import deliver, process, run_account, run_cycle
+from monitor.poll_leases import lease_ttl
 from monitor.recheck import recheck_due
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
@@ -87,6 +96,9 @@ class Jobs:
         self.rt = rt
         self.lease = lease
         self.polling: dict[int, asyncio.Task] = {}
+        self.claiming = asyncio.Lock()  # replicas: one lease claim at a time
+        self.claimed_at = 0.0
+        self.background: set[asyncio.Task] = set()
         self.limits = PollLimits(rt.config.concurrency)  # shared by every account's task: [concurrency]
         self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "recheck", "retention")}
         self.started_at: datetime = rt.clock()
@@ -112,12 +124,39 @@ class Jobs:
                 log.exception("webhook processing failed; the queued events are retried")
 
     async def tick(self) -> None:
-        """Start a poll for every account not already being polled (each checks whether it is due)."""
-        for account_id, connector in self.rt.all_connectors.items():  # a group: every setting's
-            if account_id in self.polling:
-                continue
-            task = asyncio.create_task(self._account(account_id, connector), name=f"account {account_id}")
+        """Start a poll for every account not already being polled (each checks whether it is due).
+        Replicas (PostgreSQL): renew this replica's leases, then lease due accounts (`claim`)."""
+        if self.rt.leases is None:
+            self._start([a for a in self.rt.all_connectors if a not in self.polling])  # a group: every setting's
+            return
+        await asyncio.to_thread(self.rt.leases.renew)
+        await self.claim()
+
+    async def claim(self) -> None:
+        """Replicas: start polls for the due accounts this replica could lease, as many as
+        `[concurrency] total` leaves room for. Run at each tick and when a poll ends (at most
+        once a second then), so a replica is not held to `total` polls per tick."""
+        async with self.claiming:
+            self.claimed_at = time.monotonic()
+            room = self.rt.config.concurrency.total - len(self.polling)
+            free = [a for a in self.rt.all_connectors if a not in self.polling]
+            self._start(await asyncio.to_thread(self.rt.leases.claim_due, free, self.rt.tolerance, room))
+
+    def _start(self, account_ids) -> None:
+        connectors = self.rt.all_connectors
+        for account_id in account_ids:
+            task = asyncio.create_task(self._account(account_id, connectors[account_id]), name=f"account {account_id}")
             self.polling[account_id] = task
+
+    def _refill(self) -> None:
+        """A poll ended: lease more due accounts now rather than at the next tick."""
+        if self.rt.leases is None or self.stopping or self.claiming.locked():
+            return
+        if time.monotonic() - self.claimed_at < 1.0:
+            return  # the tick takes what is left; an account that declines to poll cannot spin
+        task = asyncio.create_task(self.claim(), name="claim")
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def cycle(self) -> None:
         """One `tick`, waited for: every account polled once if due (the fault suite's worker)."""
@@ -133,27 +172,32 @@ class Jobs:
                 self.rt.health.cycle_failed(err)  # /readyz names it until a cycle succeeds
         finally:
             self.polling.pop(account_id, None)
+            self._refill()
 
     async def deliver(self) -> None:
         async with self.locks["deliver"]:
             await asyncio.to_thread(deliver, self.rt, CycleReport())
 
+    def one_replica(self, job: str):
+        """PostgreSQL: True inside when this replica runs the whole-group `job` now (`monitor.job_locks`)."""
+        return one_replica(self.rt.sessions.kw["bind"], job)
+
     async def recheck(self) -> None:
         """Re-read recent comments (each account hourly, `monitor.recheck`); an edit is classified at once."""
-        async with self.locks["recheck"]:
-            for rt in self.rt.every_setting:
+        async with self.locks["recheck"], self.one_replica("recheck") as mine:
+            for rt in self.rt.every_setting if mine else []:
                 if await recheck_due(rt):
                     await process(rt, CycleReport())
 
     async def escalate(self) -> None:
-        async with self.locks["escalate"]:
-            for rt in self.rt.every_setting:
+        async with self.locks["escalate"], self.one_replica("escalate") as mine:
+            for rt in self.rt.every_setting if mine else []:
                 await asyncio.to_thread(run_escalations, rt.sessions, rt.alert_env, rt.clock())
 
     async def retention(self) -> None:
         """Erase what the [retention] periods say has been kept long enough."""
-        async with self.locks["retention"]:
-            for rt in self.rt.every_setting:
+        async with self.locks["retention"], self.one_replica("retention") as mine:
+            for rt in self.rt.every_setting if mine else []:
                 await asyncio.to_thread(apply_retention, rt.sessions, rt.setting_id, rt.config.retention, rt.clock())
 
     async def digest(self) -> None:
@@ -161,8 +205,8 @@ class Jobs:
         knows the local time across clock changes, and a daemon that was down at
         digest time catches up when it starts (never twice a day: dedup keys).
         The very first digest waits for its time: never one at installation."""
-        async with self.locks["digest"]:
-            if await asyncio.to_thread(run_digests, self.rt, self.rt.clock(), self.started_at):
+        async with self.locks["digest"], self.one_replica("digest") as mine:
+            if mine and await asyncio.to_thread(run_digests, self.rt, self.rt.clock(), self.started_at):
                 await self.deliver()
 
     async def heartbeat(self) -> None:
@@ -175,12 +219,18 @@ class Jobs:
         self.rt.stopping.set()
         self.stopping = True
         self.webhook_wake.set()
-        for task in list(self.polling.values()):
+        for task in [*self.polling.values(), *self.background]:
             task.cancel()
-        await asyncio.gather(*self.polling.values(), return_exceptions=True)
+        await asyncio.gather(*self.polling.values(), *self.background, return_exceptions=True)
         for lock in self.locks.values():
             async with lock:
                 pass
+        if self.rt.leases is not None:  # the other replicas take these accounts at once, not after an expiry
+            try:
+                await asyncio.to_thread(self.rt.leases.release_all)
+            except Exception as err:  # the database is away: the leases run out by themselves
+                log.warning("could not hand back the poll leases (%s); they expire in %s s", type(err).__name__,
+                            int(self.rt.leases.ttl.total_seconds()))
 
 
 def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
@@ -224,7 +274,10 @@ async def serve(rt: Runtime, *, lease: DatabaseLease | None = None) -> int:
         await rt.aclose()
         raise
     jobs = Jobs(rt, lease)
-    rt.tolerance = tick_seconds(rt) / 2
+    for each in rt.every_setting:  # a group: every setting's polls start at the tick nearest their plan
+        each.tolerance = tick_seconds(rt) / 2
+    if rt.leases is not None:
+        rt.leases.ttl = lease_ttl(tick_seconds(rt))
     sched = schedule(rt, jobs)
     server = make_web_server(rt, rt.config.web.host, rt.config.web.port, jobs.webhook_wake.set)
     webhook_task = asyncio.create_task(jobs.webhooks()) if rt.config.webhooks.meta else None

@@ -44,6 +44,7 @@ from monitor.recheck import recheck_due
 from monitor.runtime import Runtime, credential_identity
 from monitor.webhook_health import after_poll, poll_every as webhook_pace
 from monitor.limits import PollLimits
+from monitor.poll_leases import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -63,33 +64,52 @@ def next_plan(planned: datetime | None, every: int, now: datetime) -> datetime:
     return nxt if nxt > now else now + timedelta(seconds=every)
 
 
+def _account_for_poll(rt: Runtime, session, account_id: int) -> Account | None:
+    """The account, leased to this replica (PostgreSQL: None when another holds it), or simply the row."""
+    return rt.leases.take(session, account_id) if rt.leases else session.get(Account, account_id)
+
+
+def _account_held(rt: Runtime, session, account_id: int) -> Account:
+    """The account for writing a poll's results: LeaseLost if another replica took it over."""
+    return rt.leases.check(session, account_id) if rt.leases else session.get(Account, account_id)
+
+
 def _begin_poll(rt: Runtime, account_id: int, only_due: bool) -> dict | None:
     """Decide whether to poll; if so, note it and return the cursors (worker thread)."""
     now = rt.clock()
     token_fp = credential_identity(rt, account_id)
     with rt.sessions.begin() as session:
-        acc = session.get(Account, account_id)
-        if acc.state in (AccountState.needs_reconnect.value, AccountState.misconfigured.value):
-            if acc.token_fingerprint != token_fp:
-                log.info("account %s: token changed, polling again", acc.id)
-                acc.state, acc.reconnect_notified_at, acc.backoff_until = AccountState.ok.value, None, None
-            elif acc.state == AccountState.needs_reconnect.value:
-                return None  # waiting for a person to reconnect the account
-        if acc.backoff_until and acc.backoff_until > now and acc.state != AccountState.ok.value:
-            return None  # rate limited until then, or misconfigured: looked at again hourly
-        every = webhook_pace(rt.config, acc, rt.poll_every[account_id], now)  # slower while webhooks are trusted
-        if only_due and not poll_due(acc, now, rt.tolerance):
-            return None
-        acc.token_fingerprint = token_fp
-        acc.last_poll_at = now
-        acc.next_poll_at = next_plan(acc.next_poll_at, every, now)
-        start_backfill(acc, now, rt.config.polling.backfill_horizon)
-        return load_cursors(session, account_id)
+        acc = _account_for_poll(rt, session, account_id)
+        if acc is None:
+            return None  # another replica is polling it
+        cursors = _plan_poll(rt, session, acc, token_fp, now, only_due)
+        if cursors is None and rt.leases:
+            rt.leases.release(acc)
+        return cursors
+
+
+def _plan_poll(rt: Runtime, session, acc: Account, token_fp: str | None, now: datetime, only_due: bool) -> dict | None:
+    if acc.state in (AccountState.needs_reconnect.value, AccountState.misconfigured.value):
+        if acc.token_fingerprint != token_fp:
+            log.info("account %s: token changed, polling again", acc.id)
+            acc.state, acc.reconnect_notified_at, acc.backoff_until = AccountState.ok.value, None, None
+        elif acc.state == AccountState.needs_reconnect.value:
+            return None  # waiting for a person to reconnect the account
+    if acc.backoff_until and acc.backoff_until > now and acc.state != AccountState.ok.value:
+        return None  # rate limited until then, or misconfigured: looked at again hourly
+    every = webhook_pace(rt.config, acc, rt.poll_every[acc.id], now)  # slower while webhooks are trusted
+    if only_due and not poll_due(acc, now, rt.tolerance):
+        return None
+    acc.token_fingerprint = token_fp
+    acc.last_poll_at = now
+    acc.next_poll_at = next_plan(acc.next_poll_at, every, now)
+    start_backfill(acc, now, rt.config.polling.backfill_horizon)
+    return load_cursors(session, acc.id)
 
 
 def _store(rt: Runtime, account_id: int, batch) -> int:
     with rt.sessions.begin() as session:
-        acc = session.get(Account, account_id)
+        acc = _account_held(rt, session, account_id)
         stored = store_batch(session, acc, batch, rt.clock())
         acc.items_seen += stored
         acc.items_unreadable += batch.unreadable
@@ -98,7 +118,7 @@ def _store(rt: Runtime, account_id: int, batch) -> int:
 
 def _record_success(rt: Runtime, account_id: int) -> None:
     with rt.sessions.begin() as session:
-        acc = session.get(Account, account_id)
+        acc = _account_held(rt, session, account_id)
         if acc.failures:
             log.info("account %s: recovered after %s failed poll(s)", acc.id, acc.failures)
         acc.state, acc.failures, acc.last_error, acc.backoff_until = AccountState.ok.value, 0, None, None
@@ -108,10 +128,21 @@ def _record_success(rt: Runtime, account_id: int) -> None:
         pace = timedelta(seconds=webhook_pace(rt.config, acc, rt.poll_every[account_id], rt.clock()))
         if acc.next_poll_at is None or started + pace < acc.next_poll_at:
             acc.next_poll_at = started + pace
+        if rt.leases:
+            rt.leases.release(acc)
 
 
 async def poll_account(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> bool:
-    """Fetch and store one account's new items, within the poll deadline. True if it polled."""
+    """Fetch and store one account's new items, within the poll deadline. True if it polled
+    (False too when another replica took the account over mid-poll: it polls it now)."""
+    try:
+        return await _poll(rt, account_id, connector, report, only_due)
+    except LeaseLost as lost:
+        log.warning("stopped polling account %s: %s (its lease ran out)", account_id, lost)
+        return False
+
+
+async def _poll(rt: Runtime, account_id: int, connector: Connector, report: CycleReport, only_due: bool) -> bool:
     cursors = await asyncio.to_thread(_begin_poll, rt, account_id, only_due)
     if cursors is None:
         return False
@@ -124,6 +155,8 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
                 report.stored += stored  # after the await: `+= await` would lose another account's count
     except ConnectorError as err:
         failure = err
+    except LeaseLost:
+        raise
     except TimeoutError:
         failure = TemporaryFailure(f"no complete answer within the poll deadline ({rt.config.polling.deadline} s)")
     except SQLAlchemyError as err:  # storing failed (locked, restarted); no cursor moved past what was committed
@@ -143,7 +176,9 @@ async def poll_account(rt: Runtime, account_id: int, connector: Connector, repor
 def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
     now = rt.clock()
     with rt.sessions.begin() as session:
-        acc = session.get(Account, account_id)
+        acc = _account_held(rt, session, account_id)
+        if rt.leases:
+            rt.leases.release(acc)
         first = acc.failures == 0
         acc.failures += 1
         acc.last_error = f"{type(err).__name__}: {err.detail}"

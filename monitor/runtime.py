@@ -28,7 +28,7 @@ from connectors import build_connector
 from connectors.base import Connector
 from monitor.accounts.provider import AccountCredentials
 from monitor.accounts.vault import KEY_ENV, Vault
-from monitor.core.db import open_database
+from monitor.core.db import open_database, serialise
 from monitor.core.models import Account
 from monitor.core.platforms import PLATFORMS
 from monitor.core.group import Group
@@ -38,6 +38,7 @@ from monitor.health import Health
 from monitor.metrics import instrument
 from monitor import roster
 from monitor.feedback_training import setting_classifier
+from monitor.poll_leases import DEFAULT_TTL, PollLeases, uses_leases
 
 if TYPE_CHECKING:
     from classifiers import Classifier
@@ -73,6 +74,7 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: finish the batch, stop
     settings: list["Runtime"] = field(default_factory=list)  # a group: every setting's Runtime, this one first
     group: Group | None = None  # a group of several settings (its name and time zone: the group digest)
+    leases: PollLeases | None = None  # PostgreSQL: per-account poll leases shared with other replicas
     _classifier: "Classifier | None" = None
     _classifier_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,6 +132,7 @@ def build_runtime(
     sessions = sessions or open_database(config.database.url)
     secret_key = config.secret(config.web.secret_key_env, "web.secret_key_env")
     with sessions.begin() as session:
+        serialise(session, "sync-config")  # replicas starting at once: one after another
         setting = sync_config(session, config)
         setting_id = setting.id
         roster.seed_from_config(session, setting_id, config.roster, clock())  # once: then the Roster page owns it
@@ -150,6 +153,8 @@ def build_runtime(
         roster_seen=roster_seen,
     )
     rt.health = Health.from_config(config, sessions, clock, http)
+    if uses_leases(sessions):  # replicas may share the database: each account's poll is leased
+        rt.leases = PollLeases(sessions, clock, DEFAULT_TTL)
     with sessions() as session:
         accounts = {(a.platform, a.external_id): a.id for a in session.query(Account).filter_by(setting_id=setting_id)}
     vault = Vault(sessions, setting_id) if os.environ.get(KEY_ENV) else None
@@ -180,6 +185,8 @@ def build_group_runtime(group: Group, *, clock: Clock = utcnow, **parts) -> Runt
     for rt in runtimes:
         rt.health = health
     runtimes[0].settings, runtimes[0].group = runtimes, group
+    for rt in runtimes[1:]:  # replicas: one holder and one set of poll leases per process
+        rt.leases = runtimes[0].leases
     return runtimes[0]
 
 

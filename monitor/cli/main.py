@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.core.db import open_database
     from monitor.daemon import run_once, serve
     from monitor.lease import DatabaseLease, LeaseHeld
+    from monitor.poll_leases import uses_leases
     from monitor.runtime import build_group_runtime, utcnow
 
     group = load_group(args.config)  # a single-setting file is a group of one
@@ -78,9 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("\n".join(f"{source}: cannot start:\n" + "\n".join(f"  {p}" for p in lines)
                                      for source, lines in problems.items()))
     db = open_database_or_say_why(config.database.url, open_database)
-    lease = DatabaseLease(db, utcnow)
+    lease = None if uses_leases(db) else DatabaseLease(db, utcnow)  # PostgreSQL: replicas share the work
     try:
-        lease.acquire(force=args.force)
+        if lease is not None:
+            lease.acquire(force=args.force)
     except LeaseHeld as err:
         print(f"nurserywatch: {err}", file=sys.stderr)
         db.dispose()
@@ -102,7 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"delivery problem: {report.delivery_problem}", file=sys.stderr)
         return once_exit_code(report)
     finally:
-        lease.release()
+        if lease is not None:
+            lease.release()
         db.dispose()
 
 
@@ -173,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true",
                    help="run one cycle (fetch, classify, alert, send) and exit; exit codes in the README")
     p.add_argument("--force", action="store_true",
-                   help="start even if another nurserywatch seems to hold the database (you know it is gone)")
+                   help="SQLite: start even if another nurserywatch seems to hold the database (you know it is gone); "
+                        "on PostgreSQL any number of replicas may run")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run a self-contained demo with sample comments (no configuration needed)")

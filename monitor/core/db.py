@@ -6,6 +6,7 @@ upgrades it on start so a fresh install needs no extra step.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Callable, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -102,6 +103,19 @@ def insert_ignoring_conflict(session: Session, model, values: dict | list[dict],
     )
     # rowcount is not reliable here (psycopg reports -1); the returned ids are.
     return len(session.execute(stmt).all())
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, from a name."""
+    return int.from_bytes(hashlib.sha256(f"nurserywatch:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def serialise(session: Session, name: str) -> None:
+    """PostgreSQL: wait for, and hold until the transaction ends, the lock called
+    `name`, so replicas starting at once take turns (migrating, syncing the
+    config) instead of racing to insert the same rows. SQLite: one writer anyway."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
 
 
 def is_busy(err: BaseException) -> bool:

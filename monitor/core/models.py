@@ -102,11 +102,14 @@ class Account(Base):
     reconnect_notified_at: Mapped[datetime | None]
     webhook_at: Mapped[datetime | None]  # the last webhook event received for this account
     webhook_since: Mapped[datetime | None]  # webhooks trusted since then (None: poll at the normal pace)
-    next_poll_at: Mapped[datetime | None]  # planned from the previous plan, not from when a poll began
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)  # planned from the previous plan, not from when a poll began
     # A first poll (or one after a long outage) is a backfill: items created before
     # `backfill_before` are summarised in one email, not alerted (pipeline.backfill).
     backfill_since: Mapped[datetime | None]
     backfill_before: Mapped[datetime | None]
+    # Replicas on PostgreSQL (monitor.poll_leases): who is polling the account, until when.
+    lease_holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
 
 
 class Cursor(Base):

@@ -1,0 +1,408 @@
+"""Replicas on PostgreSQL: several daemons share one database with no leader.
+
+Each account's poll is leased (SELECT ... FOR UPDATE SKIP LOCKED with an
+expiry), whole-setting jobs run on one replica at a time and their effects
+are exactly once, and a replica killed with SIGKILL loses its accounts to the
+others. SQLite keeps one daemon (tests/monitor/test_run_command.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, time as clock_time, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from alerts.digest import run_digest
+from alerts.escalation import run_escalations
+from alerts.testing import free_port, make_world
+from connectors.fakeserver import FakePages
+from monitor.core.db import open_database
+from monitor.core.models import Account, Alert, Item, OutboxMessage
+from monitor.core.settings import DigestConfig
+from monitor.core.types import Batch, CycleReport, FetchedItem
+from monitor.daemon import Jobs, tick_seconds
+from monitor.job_locks import one_replica
+from monitor.pipeline import poll_account
+from monitor.poll_leases import PollLeases, lease_ttl
+from monitor.replica_drill import FLAG, audit, build, concurrent_requests, config_file
+from monitor.runtime import build_runtime
+from tests.monitor.helpers import Keywords, Scripted
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def pg_url(db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("replicas share a PostgreSQL database; SQLite keeps one daemon")
+    return db_url
+
+
+# --- leases, one replica against another ------------------------------------------------------------------
+
+
+@pytest.fixture
+def six_accounts(pg_url, make_config, clock):
+    config = make_config(accounts=[{"platform": "demo", "id": f"page-{n}", "poll_every": "10s"} for n in range(6)])
+    rt = build_runtime(config, clock=clock, classifier=Keywords())
+    yield rt
+    asyncio.run(rt.aclose())
+    rt.sessions.dispose()
+
+
+def test_replicas_claiming_at_the_same_instant_take_different_accounts(six_accounts, clock):
+    db = [open_database(six_accounts.config.database.url) for _ in range(3)]
+    replicas = [PollLeases(d, clock, timedelta(seconds=30), holder=f"replica-{n}") for n, d in enumerate(db)]
+    start, claimed = threading.Barrier(3), {}
+
+    def claim(lease):
+        start.wait()
+        claimed[lease.holder] = lease.claim_due(six_accounts.connectors, 0, room=6)
+
+    threads = [threading.Thread(target=claim, args=(lease,)) for lease in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for d in db:
+        d.dispose()
+    every = [a for ids in claimed.values() for a in ids]
+    assert sorted(every) == sorted(six_accounts.connectors)  # each account once, none twice
+
+
+def test_a_busy_replica_claims_only_what_it_has_room_for_and_leaves_the_rest(six_accounts, clock):
+    a = PollLeases(six_accounts.sessions, clock, timedelta(seconds=30), holder="a")
+    b = PollLeases(six_accounts.sessions, clock, timedelta(seconds=30), holder="b")
+    assert len(a.claim_due(six_accounts.connectors, 0, room=2)) == 2
+    assert len(b.claim_due(six_accounts.connectors, 0, room=10)) == 4
+
+
+def test_a_dead_replicas_lease_runs_out_within_one_poll_interval_and_another_takes_the_account(six_accounts, clock):
+    dead = PollLeases(six_accounts.sessions, clock, lease_ttl(tick_seconds(six_accounts)), holder="dead")
+    alive = PollLeases(six_accounts.sessions, clock, lease_ttl(tick_seconds(six_accounts)), holder="alive")
+    held = dead.claim_due(six_accounts.connectors, 0, room=6)
+    assert alive.claim_due(six_accounts.connectors, 0, room=6) == []  # all held, renewed or not
+    clock.advance(seconds=10)  # one poll interval: the dead replica renewed nothing
+    assert sorted(alive.claim_due(six_accounts.connectors, 0, room=6)) == sorted(held)
+
+
+@pytest.mark.parametrize("every", [5, 10, 60, 300, 3600])
+def test_the_lease_is_shorter_than_the_poll_interval(every):
+    setting = SimpleNamespace(config=SimpleNamespace(accounts=[SimpleNamespace(poll_every=every)]))
+    rt = SimpleNamespace(every_setting=[setting], config=setting.config)
+    assert lease_ttl(tick_seconds(rt)) < timedelta(seconds=every)
+
+
+class Handover:
+    """A platform that answers one batch, then lets the test take the account away before the next."""
+
+    platform = "demo"
+
+    def __init__(self, between):
+        self.between = between
+
+    async def fetch(self, cursors):
+        made = lambda n: FetchedItem(external_id=f"c{n}", kind="comment", text="a bruise", created_at=T0)  # noqa: E731
+        yield Batch(items=[made(1)], cursors={("all", ""): {"n": 1}})
+        self.between()
+        yield Batch(items=[made(2)], cursors={("all", ""): {"n": 2}})
+
+
+def test_a_replica_that_lost_its_lease_mid_poll_writes_nothing_more(six_accounts, clock):
+    rt = six_accounts
+    account_id = next(iter(rt.connectors))
+    other = PollLeases(rt.sessions, clock, rt.leases.ttl, holder="other replica")
+
+    def taken_over():
+        clock.advance(seconds=rt.leases.ttl.total_seconds() + 1)  # this replica stalled past its lease
+        assert other.claim_due([account_id], 0, room=1) == [account_id]
+
+    assert not asyncio.run(poll_account(rt, account_id, Handover(taken_over), CycleReport(), only_due=False))
+    with rt.sessions() as s:
+        assert s.scalars(select(Item.external_id).where(Item.account_id == account_id)).all() == ["c1"]
+        acc = s.get(Account, account_id)
+        assert acc.lease_holder == "other replica" and acc.failures == 0  # its outcome was not recorded either
+
+
+def test_a_clean_stop_hands_the_leases_back_at_once(six_accounts, clock):
+    rt = six_accounts
+    rt.connectors = {a: Scripted() for a in rt.connectors}
+    jobs = Jobs(rt)
+
+    async def tick_and_stop():
+        await jobs.tick()
+        await jobs.stop()
+
+    asyncio.run(tick_and_stop())
+    with rt.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Account).where(Account.lease_holder.is_not(None))) == 0
+
+
+def test_accounts_another_replica_holds_are_not_polled(six_accounts, clock):
+    rt = six_accounts
+    other = PollLeases(rt.sessions, clock, timedelta(seconds=30), holder="other replica")
+    theirs = set(other.claim_due(rt.connectors, 0, room=3))
+    rt.connectors = {a: Scripted() for a in rt.connectors}
+    asyncio.run(Jobs(rt).cycle())
+    polled = {a for a, c in rt.connectors.items() if c.polls}
+    assert polled == set(rt.connectors) - theirs
+
+
+# --- whole-setting jobs ------------------------------------------------------------------------------------
+
+
+def test_a_whole_setting_job_runs_on_one_replica_at_a_time(pg_url):
+    db = open_database(pg_url)
+
+    async def nested():
+        async with one_replica(db.engine, "digest:1") as first:
+            async with one_replica(db.engine, "digest:1") as second, one_replica(db.engine, "escalate:1") as other:
+                inside = (first, second, other)
+        async with one_replica(db.engine, "digest:1") as again:
+            return inside, again
+
+    try:
+        assert asyncio.run(nested()) == ((True, False, True), True)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def world(pg_url, tmp_path):
+    w = make_world(tmp_path, db_url=pg_url, digest={"at": "07:30"},
+                   escalation={"safeguarding_after": "30m", "max_steps": 3})
+    yield w
+    w.close()
+
+
+def in_threads(n: int, fn) -> list:
+    start, out = threading.Barrier(n), []
+
+    def run():
+        start.wait()
+        out.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_three_replicas_running_the_digest_at_once_queue_one_per_person_for_the_day(world):
+    world.raise_alert("a bruise on her arm")
+    world.clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=timezone.utc))
+    cfg = DigestConfig(at=clock_time(7, 30))
+    in_threads(3, lambda: run_digest(world.sessions, world.env, cfg, world.clock()))
+    with world.sessions() as s:
+        keys = s.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.kind == "digest")).all()
+    assert len(keys) == len(set(keys)) == len(world.people)
+    assert all(k.endswith(":2026-11-24") for k in keys)
+
+
+def test_three_replicas_escalating_at_once_take_each_rung_once(world):
+    alert_id = world.raise_alert("a bruise on her arm")
+    for _rung in range(2):
+        world.clock.advance(minutes=31)
+        moved = in_threads(3, lambda: run_escalations(world.sessions, world.env, world.clock()))
+        assert sorted(moved) == [0, 0, 1]
+    with world.sessions() as s:
+        assert s.get(Alert, alert_id).escalation_step == 2
+        kinds = s.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.alert_id == alert_id)).all()
+    assert len(kinds) == len(set(kinds))
+
+
+# --- whole replicas against an imitation Graph API ---------------------------------------------------------
+
+
+class Graph:
+    """FakePages on a local uvicorn server; comments are added on the server's own loop."""
+
+    def __init__(self, pages: int, latency: float, error_rate: float = 0.0):
+        self.fake = FakePages(pages, latency=latency, error_rate=error_rate)
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(self.fake, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off", ws="none", http="h11"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.server.serve(),), daemon=True)
+        self.posted: dict[str, str] = {}
+        self.rng = random.Random(5)
+        now = datetime.now(timezone.utc)
+        self.posts = {pid: page.add_post(now - timedelta(hours=2)) for pid, page in self.fake.pages.items()}
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v21.0"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+    def comment(self, n: int) -> None:
+        """Comment n on a random Page: every fourth one flagged."""
+        page_id = self.rng.choice(list(self.fake.pages))
+        text = f"I saw a {FLAG} on her arm ({n})" if n % 4 == 0 else f"Lovely photos, thank you ({n})"
+        done = threading.Event()
+
+        def add():
+            cid = self.fake.pages[page_id].add_comment(self.posts[page_id], datetime.now(timezone.utc), text)
+            self.posted[cid] = text
+            done.set()
+
+        self.loop.call_soon_threadsafe(add)
+        done.wait(5)
+
+
+def settled(sessions, graph: Graph) -> bool:
+    with sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(Item).where(Item.external_id.in_(list(graph.posted))))
+        pending = s.scalar(select(func.count()).select_from(Item).where(Item.classified_at.is_(None)))
+        unsent = s.scalar(select(func.count()).select_from(OutboxMessage)
+                          .where(OutboxMessage.state.in_(("pending", "sending"))))
+    return stored == len(graph.posted) and not pending and not unsent
+
+
+def wait_for(what, timeout: float, step: float = 0.3) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if what():
+            return True
+        time.sleep(step)
+    return what()
+
+
+def all_polled_once(sessions) -> bool:
+    with sessions() as s:
+        return not s.scalar(select(func.count()).select_from(Account).where(Account.last_success_at.is_(None)))
+
+
+def received(smtp_server) -> list[tuple[str, list[str]]]:
+    return [(msg["Message-ID"], rcpts) for _f, rcpts, msg in smtp_server.handler.messages]
+
+
+def test_three_replica_threads_alert_every_flagged_comment_once_and_never_poll_one_page_at_once(
+        pg_url, tmp_path, smtp_server, monkeypatch):
+    monkeypatch.setenv("DRILL_PAGE_TOKEN", "page-token")
+    with Graph(pages=6, latency=0.05, error_rate=0.05) as graph:
+        path = config_file(tmp_path, "replica", db_url=pg_url, api_base=graph.base, pages=list(graph.fake.pages),
+                           smtp_port=smtp_server.port, web_port=free_port(), poll_every=5)
+        stop = threading.Event()
+
+        def replica(rt) -> None:
+            jobs = Jobs(rt)
+            rt.tolerance, rt.leases.ttl = 0.5, lease_ttl(1.0)
+
+            async def run():
+                while not stop.is_set():
+                    await jobs.tick()
+                    await jobs.deliver()
+                    await asyncio.sleep(0.5)
+                await jobs.stop()
+                await rt.aclose()
+
+            asyncio.run(run())
+            rt.sessions.dispose()
+
+        # built one after another: alembic's migration context is not thread-safe (replicas are processes)
+        threads = [threading.Thread(target=replica, args=(build(path, replica=f"r{n}"),)) for n in range(3)]
+        for t in threads:
+            t.start()
+        db = open_database(pg_url)
+        try:
+            assert wait_for(lambda: all_polled_once(db), 60)
+            for n in range(40):  # comments keep arriving while the replicas poll
+                graph.comment(n)
+                time.sleep(0.25)
+            assert wait_for(lambda: settled(db, graph), 90), audit(db, graph.posted, received(smtp_server)).line()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+        result = audit(db, graph.posted, received(smtp_server))
+        db.dispose()
+    assert result.exactly_once and result.delivered_twice == 0, result.line()
+    assert concurrent_requests(graph.fake.requests) == 0
+    assert len({r for _p, r, _s, _e in graph.fake.requests}) == 3  # every replica did some of the polling
+
+
+def test_a_replica_killed_with_sigkill_mid_poll_loses_its_accounts_to_the_others_with_nothing_lost(
+        pg_url, tmp_path, smtp_server, monkeypatch):
+    monkeypatch.setenv("DRILL_PAGE_TOKEN", "page-token")
+    with Graph(pages=6, latency=0.3) as graph:
+        procs = []
+        for n in range(3):
+            path = config_file(tmp_path, f"replica{n}", db_url=pg_url, api_base=graph.base,
+                               pages=list(graph.fake.pages), smtp_port=smtp_server.port, web_port=free_port(),
+                               poll_every=5)
+            procs.append(subprocess.Popen([sys.executable, "-m", "monitor.replica_drill", "--config", str(path)],
+                                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        db = open_database(pg_url)
+        try:
+            assert wait_for(lambda: all_polled_once(db), 90)
+            victim, held, killed_at = None, [], None
+            for n in range(40):
+                graph.comment(n)
+                if n == 12:  # SIGKILL a replica that is polling right now
+                    victim, held, killed_at = kill_one_polling(db, procs)
+                time.sleep(0.25)
+            assert held, "no replica was caught mid-poll"
+            assert wait_for(lambda: polled_since(db, held, killed_at), 30)  # taken over by the others
+            assert wait_for(lambda: settled(db, graph), 90), audit(db, graph.posted, received(smtp_server)).line()
+            result = audit(db, graph.posted, received(smtp_server))
+            with db() as s:  # the dead replica's leases ran out and were taken: it holds nothing now
+                stale = s.scalar(select(func.count()).select_from(Account)
+                                 .where(Account.lease_holder.like(f"%:{victim.pid}:%")))
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.communicate(timeout=30)
+            db.dispose()
+    assert result.exactly_once, result.line()
+    assert stale == 0
+    assert all(p.returncode == 0 for p in procs if p is not victim), [p.returncode for p in procs]
+
+
+def kill_one_polling(db, procs):
+    """SIGKILL the replica holding a poll lease now; (its process, the accounts it held, when)."""
+    pids = {str(p.pid): p for p in procs}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with db() as s:
+            rows = s.execute(select(Account.id, Account.lease_holder).where(Account.lease_holder.is_not(None))).all()
+        for account_id, holder in rows:
+            pid = holder.split(":")[1]
+            if pid in pids:
+                victim = pids[pid]
+                victim.send_signal(signal.SIGKILL)
+                killed_at = datetime.now(timezone.utc)
+                victim.wait()
+                return victim, [a for a, h in rows if h == holder], killed_at
+        time.sleep(0.05)
+    return None, [], None
+
+
+def polled_since(db, accounts: list[int], since: datetime) -> bool:
+    with db() as s:
+        return all((s.get(Account, a, populate_existing=True).last_poll_at or since) > since for a in accounts)
