@@ -199,10 +199,10 @@ def main() -> None:
     print(f"{args.replicas} replicas, {args.settings} settings x {args.per_setting} = {pages} Facebook Pages, "
           f"poll every {args.poll_every} s, {args.latency} s per request, {args.errors:.0%} errors, "
           f"{args.throttle:.1%} throttled; {args.comments_per_second}/s comments for {args.minutes} min")
-    while True:
+    while time.monotonic() - t0 < 300:  # every replica has synced the config, and every Page has been polled once
         with db() as s:
-            first = s.scalar(select(func.count()).select_from(Account).where(Account.last_success_at.is_(None)))
-        if not first or time.monotonic() - t0 > 300:
+            polled = s.scalar(select(func.count()).select_from(Account).where(Account.last_success_at.is_not(None)))
+        if polled >= pages:
             break
         time.sleep(1)
     steady = time.monotonic()
