@@ -87,7 +87,7 @@ class PollLeases:
                 select(Account.id)
                 .where(Account.id.in_(ids),
                        or_(Account.next_poll_at.is_(None), Account.next_poll_at <= now + timedelta(seconds=tolerance)),
-                       or_(Account.lease_until.is_(None), Account.lease_until < now))
+                       self._free(now))  # ours too: the caller passes only accounts it is not polling
                 .order_by(Account.next_poll_at.asc().nulls_first(), Account.id)
                 .limit(room)
                 .with_for_update(skip_locked=True, key_share=True)
