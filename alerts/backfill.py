@@ -1,9 +1,12 @@
 """The one email a first run sends about history: "what we found in the last N days".
 
 It goes to the manager and the DSL (every active recipient with either role),
-lists each flagged comment by category, platform, date and link to the
-comment on the platform, and carries no comment text and no names: it is a
-to-do list for a person who will read the comments where they are. Queued
+lists flagged comments by category, platform, date and link to the comment
+on the platform, and carries no comment text and no names: it is a to-do list
+for a person who will read the comments where they are. A long history is
+listed up to LISTED comments, safeguarding first and newest first within each
+label (the rest counted by label), so the email stays readable on a phone and
+small to render: a 100,000-comment first run listed 5,000 links in 2.2 MB. Queued
 once per backfill (dedup key), like every other message, on each of the
 person's channels, and rendered at delivery (template `backfill`).
 """
@@ -20,15 +23,26 @@ from alerts.emails import safe_url
 from alerts.policy import CATEGORY_TITLES
 from alerts.service import ROLE_NAMES, AlertEnv
 from monitor.core.models import Recipient
+from monitor.core.types import CATEGORIES
 from monitor.core.platforms import PLATFORM_NAMES
 
 AUDIENCE = ("manager", "dsl")
+LISTED = 100  # comments listed one by one; the rest are counted
+
+
+def most_urgent_first(found: list[dict]) -> list[dict]:
+    """Safeguarding before confidentiality before criticism, newest first within each."""
+    rank = {c: k for k, c in enumerate(CATEGORIES)}
+    newest_first = sorted(found, key=lambda f: f["created_at"], reverse=True)
+    return sorted(newest_first, key=lambda f: min(rank.get(c, len(rank)) for c in f["categories"]))
 
 
 def backfill_context(env: AlertEnv, *, account_name: str, platform: str, found: list[dict], checked: int,
                      since: datetime, until: datetime) -> dict:
     tz = env.timezone
     days = max(1, math.ceil((until - since).total_seconds() / 86400))
+    ordered = most_urgent_first(found)
+    listed, unlisted = ordered[:LISTED], ordered[LISTED:]
     return {
         "setting_name": env.setting_name,
         "account_name": account_name,
@@ -44,8 +58,12 @@ def backfill_context(env: AlertEnv, *, account_name: str, platform: str, found: 
                 "posted": f["created_at"].astimezone(tz).strftime("%a %d %b %Y, %H:%M"),
                 "url": safe_url(f["permalink"]),
             }
-            for f in found
+            for f in listed
         ],
+        "flagged": len(found),
+        "unlisted": len(unlisted),
+        "unlisted_by_label": [(CATEGORY_TITLES.get(c, c), n) for c in CATEGORIES
+                              if (n := sum(c in f["categories"] for f in unlisted))],
     }
 
 

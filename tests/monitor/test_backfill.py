@@ -127,3 +127,36 @@ def test_a_new_account_with_no_history_gets_no_summary(page, smtp_server, clock)
     report = asyncio.run(run_cycle(rt))
 
     assert report.summaries == 0 and mails(smtp_server) == []
+
+
+def test_a_long_history_lists_the_most_urgent_hundred_safeguarding_first_and_counts_the_rest():
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from alerts.backfill import LISTED, backfill_context
+    from alerts.channels.email.render import render
+
+    start = datetime(2026, 9, 1, 9, 0, tzinfo=timezone.utc)
+
+    def flagged(n, category):
+        return {"platform": "facebook", "kind": "comment", "created_at": start + timedelta(hours=n),
+                "permalink": f"https://example.org/{category}-{n}", "categories": [category]}
+
+    found = [flagged(n, "safeguarding") for n in range(3)]  # the oldest of all
+    found += [flagged(n, "criticism") for n in range(10, 140)]
+    env = SimpleNamespace(timezone=ZoneInfo("Europe/London"), setting_name="Willowbrook Day Nursery")
+    context = backfill_context(env, account_name="Willowbrook", platform="facebook", found=found, checked=5000,
+                               since=start, until=start + timedelta(days=60))
+
+    listed = [f["url"] for f in context["found"]]
+    assert len(listed) == LISTED == 100
+    assert listed[:3] == [f"https://example.org/safeguarding-{n}" for n in (2, 1, 0)]
+    assert listed[3] == "https://example.org/criticism-139"  # newest first after them
+    assert context["unlisted"] == 33 and context["unlisted_by_label"] == [("Criticism of the setting", 33)]
+
+    subject, text, html = render("backfill", context | {"roles": "manager"})
+    assert subject.endswith("133 comments to look at")
+    assert "133 comments may need a look (the 100 most urgent are listed, safeguarding first)" in text
+    assert "33 more, too many for one email, are not listed: 33 criticism of the setting." in text
+    assert "33 more, too many for one email" in html
