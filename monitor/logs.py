@@ -89,6 +89,7 @@ class Redactor(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        record.exc_info = None  # formatters then write the redacted exc_text (the JSON one re-formatted exc_info)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True

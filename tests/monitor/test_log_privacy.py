@@ -102,3 +102,23 @@ def test_no_log_line_carries_an_address_a_name_a_note_or_an_ip(tmp_path, db_url,
     assert 'RuntimeError: cannot save note "[withheld]" by [email] from [withheld]' in written
     leaks = [s for s in secrets_of(config) if s.lower() in written.lower()]
     assert leaks == [], [line for line in written.splitlines() if any(s.lower() in line.lower() for s in leaks)]
+
+
+def test_a_traceback_in_json_logs_is_redacted_too():
+    from monitor.logs import json_formatter
+
+    stream = io.StringIO()
+    handler = redacting_handler(stream)
+    handler.setFormatter(json_formatter())
+    log = logging.getLogger("monitor.test.json")
+    log.addHandler(handler)
+    try:
+        try:
+            raise ValueError("refused <dana@acorns.example> from 203.0.113.7")
+        except ValueError:
+            log.exception("sending failed")
+    finally:
+        log.removeHandler(handler)
+    line = stream.getvalue()
+    assert "ValueError" in line and "[email]" in line and "[ip]" in line
+    assert "dana@acorns.example" not in line and "203.0.113.7" not in line
