@@ -3,6 +3,7 @@ a real SMTP server on 127.0.0.1, a controllable clock, and configs."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -92,3 +93,47 @@ def make_config(db_url, tmp_path):
         return config_from_dict(data, "test config")
 
     return make
+
+
+# --- every log line the suite writes, through the production filter, searched at the end ----------------
+_SUITE_LOG: list = []
+
+
+def _suite_secrets() -> list[str]:
+    from alerts.testing import PEOPLE
+
+    people = [v for p in PEOPLE for v in (p["name"], p["email"], *p.get("known_as", []))]
+    recipients = [v for r in base_settings("sqlite://", Path("."))["recipients"] for v in (r["name"], r["email"])]
+    return people + recipients
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_log(tmp_path_factory):
+    """A handler on the root logger for the whole run, as `run` installs it (monitor.logs)."""
+    import logging
+
+    from monitor.logs import REDACTOR, TEXT_FORMAT
+
+    path = tmp_path_factory.mktemp("suite-log") / "suite.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(REDACTOR)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    _SUITE_LOG.append(path)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _SUITE_LOG or not _SUITE_LOG[0].exists():
+        return
+    text = _SUITE_LOG[0].read_text(encoding="utf-8", errors="replace")
+    hits = sorted({s for s in _suite_secrets() if s.lower() in text.lower()})
+    if hits:
+        lines = [line for line in text.splitlines() if any(h.lower() in line.lower() for h in hits)][:20]
+        print(f"\nthe suite's logs carry personal data: {hits}\n" + "\n".join(lines))
+        session.exitstatus = 1
