@@ -147,6 +147,7 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
                                   Account.state == AccountState.needs_reconnect.value).order_by(Account.id)
         )
     ]
+    overdue, unreadable = account_lines(session, env, since, now)
     return {
         "admin_warnings": admin_warnings(session, env, recipient, now),
         "setting_name": env.setting_name,
@@ -159,11 +160,36 @@ def digest_context(session: Session, env: AlertEnv, recipient: Recipient, since:
         "new_alerts": len(mine),
         "open_alerts": open_rows,
         "reconnect": reconnect,
+        "overdue": overdue,
+        "unreadable": unreadable,
         "checked": checked,
         "needs_review": review,
         "pictures_only": pictures_only,
-        "all_quiet": not mine and not open_rows and not reconnect,
+        "all_quiet": not mine and not open_rows and not reconnect and not overdue and not unreadable,
     }
+
+
+def account_lines(session: Session, env: AlertEnv, since: datetime, now: datetime) -> tuple[list[dict], list[dict]]:
+    """Accounts of the configuration with no good poll in twice their interval (or none
+    ever), other than those waiting to be reconnected (listed apart); and accounts where
+    an item could not be read since the last digest, with how many in all."""
+    overdue, unreadable = [], []
+    tz = env.timezone
+    for acc in session.scalars(select(Account).where(Account.setting_id == env.setting_id).order_by(Account.id)):
+        every = env.poll_every.get((acc.platform, acc.external_id))
+        if every is None:
+            continue  # no longer in the configuration
+        if acc.webhook_since is not None and env.reconcile_every:
+            every = max(every, env.reconcile_every)
+        where = {"name": acc.name, "platform": PLATFORM_NAMES.get(acc.platform, acc.platform)}
+        late = acc.last_success_at is None or now - acc.last_success_at > timedelta(seconds=2 * every)
+        if late and acc.state != AccountState.needs_reconnect.value:
+            last = acc.last_success_at
+            overdue.append(where | {"last_good": last.astimezone(tz).strftime("%H:%M on %a %d %b") if last else "never",
+                                    "every": f"{every} s" if every < 120 else _age(now - timedelta(seconds=every), now)})
+        if acc.unreadable_at is not None and since <= acc.unreadable_at < now and acc.items_unreadable:
+            unreadable.append(where | {"count": acc.items_unreadable})
+    return overdue, unreadable
 
 
 def admin_warnings(session: Session, env: AlertEnv, recipient: Recipient, now: datetime) -> list[str]:

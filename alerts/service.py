@@ -49,6 +49,8 @@ class AlertEnv:
     safeguarding_after: int = 1800
     other_after: int = 4 * 3600
     max_escalation_steps: int = 3
+    poll_every: dict[tuple[str, str], int] = field(default_factory=dict)  # (platform, account id) -> seconds
+    reconcile_every: int | None = None  # the slower pace of an account whose webhooks are trusted
 
     @property
     def mail_domain(self) -> str:
@@ -66,6 +68,8 @@ class AlertEnv:
             safeguarding_after=config.escalation.safeguarding_after,
             other_after=config.escalation.other_after,
             max_escalation_steps=config.escalation.max_steps,
+            poll_every={(a.platform, a.id): a.poll_every for a in config.accounts},
+            reconcile_every=config.webhooks.meta.reconcile_every if config.webhooks.meta else None,
         )
 
 

@@ -29,13 +29,14 @@ from monitor.core.types import CycleReport
 
 log = logging.getLogger(__name__)
 
+UNREADABLE_FOR = timedelta(days=1)  # how long /readyz warns after an item could not be read
 DB_TIMEOUT = 5.0  # seconds /readyz waits for the database before calling it down
 
 
 @dataclass(frozen=True)
 class Reason:
     code: str  # database_down | cycle_failing | no_recent_cycle | account_failing | outbox_stale | smtp_failing
-    #            | account_poll_failed (not blocking: "degraded")
+    #            | account_poll_failed, items_unreadable (not blocking: "degraded")
     message: str
     blocking: bool = True  # False: reported ("degraded"), but still ready
 
@@ -132,7 +133,7 @@ class Health:
         try:
             with self.sessions() as s:
                 s.execute(text("SELECT 1"))
-                return self._cycle() + self._accounts(s) + self._outbox(s)
+                return self._cycle() + self._accounts(s) + self._unreadable(s) + self._outbox(s)
         except Exception as err:  # any database failure means: not ready, and say so
             return [Reason("database_down", f"the database does not answer ({type(err).__name__})")]
 
@@ -171,6 +172,19 @@ class Health:
                 f"({acc.state}; " + ("longer than" if failing else "within") + f" its budget of {_ago(timedelta(seconds=budget))})",
                 blocking=failing,
             ))
+        return out
+
+    def _unreadable(self, s: Session) -> list[Reason]:
+        """A warning for a day after an item could not be read (skipped by the connector)."""
+        now, out = self.clock(), []
+        for acc in s.scalars(select(Account).where(Account.items_unreadable > 0, Account.unreadable_at.is_not(None))
+                             .order_by(Account.id)):
+            if now - acc.unreadable_at > UNREADABLE_FOR or (self.poll_every and
+                                                            (acc.platform, acc.external_id) not in self.poll_every):
+                continue
+            out.append(Reason("items_unreadable", f"account {acc.id} ({acc.platform}): {acc.items_unreadable} item(s) "
+                                                  f"could not be read, the latest {_ago(now - acc.unreadable_at)} ago "
+                                                  "(skipped; their ids are in the log)", blocking=False))
         return out
 
     def _outbox(self, s: Session) -> list[Reason]:

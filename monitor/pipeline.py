@@ -113,6 +113,8 @@ def _store(rt: Runtime, account_id: int, batch) -> int:
         stored = store_batch(session, acc, batch, rt.clock())
         acc.items_seen += stored
         acc.items_unreadable += batch.unreadable
+        if batch.unreadable:
+            acc.unreadable_at = rt.clock()
         return stored
 
 

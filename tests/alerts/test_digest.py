@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
 from alerts.digest import digest_due, next_digest_at, run_digest, scheduled_at
@@ -97,10 +98,16 @@ def test_a_new_person_gets_todays_digest_without_repeating_it_for_the_others(wor
     assert [t.splitlines()[0] for t in run_digest(world.sessions, world.env, world.config.digest, world.clock())] == ["To: New Starter <new@acorns.example>"]
 
 
+def polled(world, at: datetime | None) -> None:
+    with world.sessions.begin() as s:
+        s.execute(update(Account).values(last_success_at=at))
+
+
 def test_all_quiet_says_how_many_comments_were_checked(world):
     for n in range(4):
         world.add_item(f"lovely photo {n}")
     world.clock.set(utc(2026, 11, 24, 7, 30))
+    polled(world, utc(2026, 11, 24, 7, 28))
     text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
     assert "Subject: [nurserywatch] Daily summary: all quiet" in text
     assert "All quiet: 4 comments checked, nothing needed you." in text
@@ -166,3 +173,37 @@ def test_the_admin_is_told_in_the_digest_when_the_pinned_graph_version_nears_its
     queued = run_digest(w.sessions, w.env, w.config.digest, w.clock())
     warned = [q.split("\n")[0] for q in queued if "Graph API v21.0 reaches its end of life on 21 January 2027" in q]
     assert warned == ["To: Jo Byrne <jo@acorns.example>"]
+
+
+@pytest.mark.parametrize("last_good,said", [(None, "last good poll never"),
+                                            (utc(2026, 11, 24, 7, 19), "last good poll 07:19 on Tue 24 Nov")])
+def test_an_account_with_no_good_poll_in_twice_its_interval_is_named_and_it_is_not_all_quiet(world, last_good, said):
+    world.clock.set(utc(2026, 11, 24, 7, 30))  # poll_every is 5 min: 11 minutes is more than twice that
+    polled(world, last_good)
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
+    assert "Subject: [nurserywatch] Daily summary: an account has not been checked" in text
+    assert f'- Facebook page "Little Acorns Facebook": {said} (expected every 5 min)' in text
+    assert "All quiet" not in text
+
+
+def test_an_account_polled_within_twice_its_interval_or_waiting_for_reconnection_is_not_called_overdue(world):
+    world.clock.set(utc(2026, 11, 24, 7, 30))
+    polled(world, utc(2026, 11, 24, 7, 21))
+    assert "no good poll" not in run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
+    with world.sessions.begin() as s:
+        s.execute(update(Account).values(state=AccountState.needs_reconnect.value, last_success_at=None))
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock(), dry_run=True)[0]
+    assert "needs reconnecting" in text and "no good poll" not in text
+
+
+def test_items_that_could_not_be_read_since_the_last_digest_are_counted_per_account(world):
+    world.clock.set(utc(2026, 11, 24, 7, 30))
+    polled(world, utc(2026, 11, 24, 7, 28))
+    with world.sessions.begin() as s:
+        s.execute(update(Account).values(items_unreadable=3, unreadable_at=utc(2026, 11, 23, 22, 0)))
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
+    assert '- Facebook page "Little Acorns Facebook": 3 items could not be read' in text and "All quiet" not in text
+    world.clock.set(utc(2026, 11, 25, 7, 30))  # none since: not repeated the next day
+    polled(world, utc(2026, 11, 25, 7, 28))
+    text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
+    assert "could not be read" not in text and "All quiet" in text

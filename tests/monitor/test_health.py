@@ -224,3 +224,38 @@ def test_webhook_deliveries_are_counted_by_outcome(runtime):
                     headers={"content-type": "application/json", "x-hub-signature-256": signature})
     assert {o: counter.labels("meta", o)._value.get() - before[o] for o in before} == \
         {"queued": 1, "replay": 1, "refused": 1}
+
+
+class Unreadable:
+    """A platform whose page holds two items that do not parse (the connector skipped them)."""
+
+    platform = "demo"
+
+    async def fetch(self, cursors):
+        from monitor.core.types import Batch
+
+        yield Batch(items=[], unreadable=2)
+
+    async def hide(self, external_id, hidden=True):
+        return None
+
+
+def test_readyz_warns_for_a_day_that_items_could_not_be_read_naming_the_account_and_count(
+        make_config, smtp_server, sessions, clock, monkeypatch):
+    import connectors
+
+    monkeypatch.setitem(connectors.REGISTRY, "demo", lambda acc, token, client, clock: Unreadable())
+    rt = build_runtime(make_config(smtp_port=smtp_server.port), clock=clock, sessions=sessions)
+    try:
+        client = AppClient(create_app(WebDeps(sessions=rt.sessions, env=rt.alert_env, clock=rt.clock, health=rt.health)))
+        cycle(rt)
+        cycle(rt)
+        status, codes, body = readiness(client)
+        assert (status, codes, body["status"]) == (200, {"items_unreadable"}, "degraded")
+        (reason,) = body["reasons"]
+        assert "4 item(s) could not be read" in reason["message"] and "account 1 (demo)" in reason["message"]
+        clock.advance(days=1, seconds=1)
+        rt.health.last_cycle_at = clock()
+        assert "items_unreadable" not in readiness(client)[1]
+    finally:
+        asyncio.run(rt.aclose())
