@@ -85,6 +85,7 @@ def group_context(group: GroupEnv, sections: list[dict], since: datetime, now: d
         "open_by_setting": [(s["setting_name"], len(s["open_alerts"])) for s in sections if s["open_alerts"]],
         "open_total": sum(len(s["open_alerts"]) for s in sections),
         "attention": [{"setting_name": s["setting_name"], **acc} for s in sections for acc in s["reconnect"]],
+        "overdue": [{"setting_name": s["setting_name"], **acc} for s in sections for acc in s.get("overdue", ())],
         "quiet": [s["setting_name"] for s in sections if s["all_quiet"]],
         "all_quiet": all(s["all_quiet"] for s in sections),
     }

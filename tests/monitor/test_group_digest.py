@@ -54,9 +54,24 @@ def alerted_then_digest_time(group_rt, clock):
     pages["oak"].post("o1", "my son came home with a bruise", clock())
     pages["elm"].post("e1", "lovely sports day", clock())
     asyncio.run(run_cycle(group_rt))
+    clock.set(datetime(2026, 11, 24, 7, 29, tzinfo=timezone.utc))  # polled through the night: the last poll
+    asyncio.run(run_cycle(group_rt))
     clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=timezone.utc))  # 07:30 in London, the next day
     assert run_digests(group_rt, clock(), None)
     return group_rt
+
+
+def test_an_account_not_polled_for_longer_than_expected_is_named_above_the_settings(group_rt, sessions, clock):
+    scripted(group_rt)
+    asyncio.run(run_cycle(group_rt))
+    clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=timezone.utc))  # no poll since yesterday morning
+    assert run_digests(group_rt, clock(), None)
+    _subject, text = text_of(digests(sessions)["owner@example.org"][0])
+    summary, sections = text.split("======== ", 1)
+    assert "No good poll for longer than expected (comments there may NOT be being checked):" in summary
+    assert "- Elm Nursery: " in summary and "- Oak Nursery: " in summary
+    assert "All quiet" not in text
+    assert "last good poll 09:00 on Mon 23 Nov (expected every 5 min)" in sections
 
 
 def test_a_person_of_both_settings_gets_one_digest_with_both_settings_separated(alerted_then_digest_time, sessions):
