@@ -59,6 +59,17 @@ def digest_day(at: time, tz: ZoneInfo, now: datetime) -> date | None:
     return day if now >= scheduled_at(day, at, tz) else None
 
 
+def due_window(cfg: DigestConfig, tz: ZoneInfo, now: datetime, dry_run: bool) -> tuple[date, datetime] | None:
+    """The day whose digest is due and when its window began (yesterday's time), or None
+    when none is due; a dry run always has today's, even before its time."""
+    day = digest_day(cfg.at, tz, now)
+    if day is None or not cfg.enabled:
+        if not dry_run:
+            return None
+        day = now.astimezone(tz).date()
+    return day, scheduled_at(day - timedelta(days=1), cfg.at, tz)
+
+
 def dedup_key(setting_id: int, recipient_id: int, day: date) -> str:
     return f"digest:{setting_id}:{recipient_id}:{day.isoformat()}"
 
@@ -221,12 +232,10 @@ def run_digest(
     """Queue today's digest for everyone who has not had it; return what was queued
     (To, Subject and the text part, one string per person). With dry_run nothing
     is queued and the digest is built even before today's time."""
-    day = digest_day(cfg.at, env.timezone, now)
-    if day is None or not cfg.enabled:
-        if not dry_run:
-            return []
-        day = now.astimezone(env.timezone).date()
-    since = scheduled_at(day - timedelta(days=1), cfg.at, env.timezone)
+    due = due_window(cfg, env.timezone, now, dry_run)
+    if due is None:
+        return []
+    day, since = due
     out: list[str] = []
     with sessions() as session:
         people = _recipients(session, env, skip)

@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import outbox
-from alerts.digest import digest_context, digest_day, scheduled_at
+from alerts.digest import digest_context, digest_day, due_window, scheduled_at
 from alerts.service import ROLE_NAMES, AlertEnv, audience
 from alerts.visibility import Viewer
 from monitor.core.models import Alert, AlertState, OutboxMessage, Recipient
@@ -118,12 +118,10 @@ def run_group_digest(sessions: sessionmaker[Session], group: GroupEnv, cfg: Dige
                      *, dry_run: bool = False) -> list[dict]:
     """Queue today's group digest for each person of several settings who has not had it;
     return the contexts queued (all of them with dry_run, which queues nothing)."""
-    day = digest_day(cfg.at, group.timezone, now)
-    if day is None or not cfg.enabled:
-        if not dry_run:
-            return []
-        day = now.astimezone(group.timezone).date()
-    since = scheduled_at(day - timedelta(days=1), cfg.at, group.timezone)
+    due = due_window(cfg, group.timezone, now, dry_run)
+    if due is None:
+        return []
+    day, since = due
     out: list[dict] = []
     with sessions.begin() as session:
         people = group_people(session, group)

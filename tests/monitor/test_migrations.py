@@ -9,14 +9,18 @@ from monitor.core.db import open_database
 from monitor.core.models import Base
 
 
-def test_the_migrated_schema_matches_the_models(db_url):
-    db = open_database(db_url)
+def assert_schema_matches_the_models(url: str) -> None:
+    db = open_database(url)
     try:
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
     finally:
         db.dispose()
+
+
+def test_the_migrated_schema_matches_the_models(db_url):
+    assert_schema_matches_the_models(db_url)
 
 
 class Killed(Exception):
@@ -49,13 +53,7 @@ def test_a_migration_interrupted_part_way_leaves_nothing_behind_and_the_next_sta
         event.remove(engine, "before_cursor_execute", die_at_the_third_table)
         engine.dispose()
 
-    db = open_database(f"sqlite:///{tmp_path}/nw.db")  # the next start
-    try:
-        with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
-    finally:
-        db.dispose()
+    assert_schema_matches_the_models(f"sqlite:///{tmp_path}/nw.db")  # the next start completes it
 
 
 def test_replicas_starting_together_on_a_fresh_database_all_start(db_url):
@@ -68,10 +66,4 @@ def test_replicas_starting_together_on_a_fresh_database_all_start(db_url):
     for proc in replicas:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-1500:]
-    db = open_database(db_url)
-    try:
-        with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
-    finally:
-        db.dispose()
+    assert_schema_matches_the_models(db_url)
