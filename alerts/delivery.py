@@ -48,7 +48,7 @@ MIN_ATTEMPTS = 3  # never give up on a temporary failure before this many tries
 PROBE_EVERY = timedelta(minutes=3)  # a channel with a configuration problem is tried again this often
 DEFAULT_BUDGET = 300.0  # seconds one run may spend delivering
 BATCH = 200  # due rows read per query
-CHUNK = 25  # rows claimed, and their outcomes recorded, per transaction
+CHUNK = 25  # rows claimed per transaction (each outcome is recorded as soon as it is known)
 
 FailureHook = Callable[[Session, OutboxMessage, datetime], None]
 __all__ = ["CLAIM_TIMEOUT", "DeliveryReport", "deliver_due", "delivery_problem", "NOTIFY_ADMINS"]
@@ -158,22 +158,26 @@ class _Run:
         self.report.paused = {c: self.problems[c].detail for c in self.paused}
 
     def chunk(self, ids: list[int], deadline: float) -> None:
-        """Claim up to CHUNK rows, send each, record every outcome in one transaction."""
+        """Claim up to CHUNK rows in one transaction, send each and record its outcome at once
+        (a process killed mid-chunk repeats at most the message it was sending: at-least-once,
+        never a whole chunk again); rows not tried are put back together at the end."""
         with self.sessions.begin() as session:
             messages = [as_message(row) for row in claim_many(session, ids, self.clock())]
         claimed_at = self.monotonic()
-        outcomes: list[tuple[Message, DeliveryError | None]] = []
+        released: list[tuple[Message, DeliveryError | None]] = []
         for message in messages:
             late = self.monotonic() - claimed_at > CLAIM_TIMEOUT.total_seconds() / 2 or self.monotonic() >= deadline
             if late or message.channel in self.paused:
-                outcomes.append((message, _RELEASE))
+                released.append((message, _RELEASE))
                 continue
             outcome = self.send(message)
             if outcome is not None and outcome.config:
                 self.pause(message.channel, outcome)
-                outcome = _RELEASE
-            outcomes.append((message, outcome))
-        self.record(outcomes)
+                released.append((message, _RELEASE))
+                continue
+            self.record([(message, outcome)])
+        if released:
+            self.record(released)
 
     def send(self, message: Message) -> DeliveryError | None:
         notifier = self.notifiers.get(message.channel)
