@@ -341,8 +341,8 @@ def test_three_replica_threads_alert_every_flagged_comment_once_and_never_poll_o
         result = audit(db, graph.posted, received(smtp_server))
         db.dispose()
     assert result.exactly_once and result.delivered_twice == 0, result.line()
-    assert concurrent_requests(graph.fake.requests) == 0
-    assert len({r for _p, r, _s, _e in graph.fake.requests}) == 3  # every replica did some of the polling
+    assert concurrent_requests(graph.fake.requests) == 0  # never two replicas on one Page at once
+    # (how the polls fall between replicas is not asserted: one that finishes first claims more)
 
 
 def test_a_replica_killed_with_sigkill_mid_poll_loses_its_accounts_to_the_others_with_nothing_lost(
