@@ -43,3 +43,19 @@ def test_an_older_combiner_with_fewer_weights_ignores_the_new_features():
     assert comb.score("criticism", RULES, MODEL, None, {"criticism": 1.0, "short": 1.0}) == \
         comb.score("criticism", RULES, MODEL, None)
     assert len(features("criticism", RULES, MODEL, None)) == len(FEATURE_NAMES)
+
+
+def test_a_name_or_a_word_of_another_language_that_spells_an_urdu_cue_is_not_one(rules_clf):
+    for text in ("Dziękuję, pani Marta! Oskar wciąż śpiewa piosenkę o dyniach",  # Polish: Marta, a name
+                 "Prețurile sunt prea mari pentru ce oferiți"):  # Romanian: mari, "big"
+        _a, hits = rule_hits(rules_clf, text)
+        assert not [h for h in hits if h.rule == "foreign_safeguarding"], text
+    _a, hits = rule_hits(rules_clf, "Teacher bachon ko marta hai, meri beti darti hai")  # Urdu: "hits"
+    assert [h for h in hits if h.rule == "foreign_safeguarding" and h.value >= 0.5]
+
+
+def test_a_shout_out_to_a_member_of_staff_is_praise_not_an_allegation(rules_clf):
+    _a, hits = rule_hits(rules_clf, "Shout out to Miss Sarah for rescuing his comfort blanket from the bin lorry")
+    assert all(h.value < 0.5 for h in hits if h.rule == "staff_allegation")
+    _a, hits = rule_hits(rules_clf, "Miss Sarah shouts at the toddlers every morning")
+    assert [h for h in hits if h.rule == "staff_allegation" and h.value >= 0.5]
