@@ -141,10 +141,13 @@ class Corrections:
     def load(cls, path: Path | None) -> "Corrections":
         if path is None or not Path(path).exists():
             return cls()
-        data = json.loads(Path(path).read_text())
-        if data.get("version") != VERSION:
-            raise ValueError(f"{path}: corrections version {data.get('version')!r}, expected {VERSION}; "
-                             "run `nurserywatch train --with-feedback` again")
-        return cls([Taught(frozenset(t["words"]) | frozenset(tuple(p) for p in t["pairs"]),
-                           {lab: frozenset((d, r, h) for d, r, h in keys) for lab, keys in t["wrong"].items()},
-                           tuple(t["missed"])) for t in data["taught"]])
+        try:
+            data = json.loads(Path(path).read_text())
+            if data.get("version") != VERSION:
+                raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
+            return cls([Taught(frozenset(t["words"]) | frozenset(tuple(p) for p in t["pairs"]),
+                               {lab: frozenset((d, r, h) for d, r, h in keys) for lab, keys in t["wrong"].items()},
+                               tuple(t["missed"])) for t in data["taught"]])
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"{path}: not a corrections file nurserywatch can read ({err}); "
+                             "run `nurserywatch train --with-feedback` again") from None

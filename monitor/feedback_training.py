@@ -20,6 +20,7 @@ feedback can never silently make the classifier worse.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +33,8 @@ from classifiers.corpus import Example
 from classifiers.corrections import Corrections
 from monitor.core.settings import Config, RosterConfig
 from monitor.core.webmodels import LabelledExample
+
+log = logging.getLogger(__name__)
 
 MAX_DROP = 0.01  # macro F1 may fall by at most this much on dev or test
 SPLITS = ("dev", "test")
@@ -55,9 +58,15 @@ def corrections_file(config: Config) -> Path:
 
 
 def setting_classifier(config: Config, roster: RosterConfig | None = None) -> Classifier:
-    """The classifier the setting runs: its model, its [classifier] options and its installed corrections."""
+    """The classifier the setting runs: its model, its [classifier] options and its installed corrections.
+    Corrections that cannot be read are left out (logged): more alerts, never none."""
+    try:
+        corrections = Corrections.load(corrections_file(config))
+    except ValueError as err:
+        log.error("%s; classifying without the setting's corrections", err)
+        corrections = Corrections()
     return build_classifier(config.setting, roster or config.roster, model_dir=current_model_dir(config),
-                            options=config.classifier, corrections=corrections_file(config))
+                            options=config.classifier, corrections=corrections)
 
 
 def feedback_examples(session: Session, setting_id: int) -> list[Example]:

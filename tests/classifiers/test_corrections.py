@@ -68,5 +68,5 @@ def test_saved_corrections_hold_no_words_and_load_back_the_same(judge, tmp_path,
 def test_a_corrections_file_from_another_version_is_a_clear_error(tmp_path):
     path = tmp_path / "corrections.json"
     path.write_text('{"version": 99, "taught": []}')
-    with pytest.raises(ValueError, match="train --with-feedback"):
+    with pytest.raises(ValueError, match="version 99.*train --with-feedback"):
         Corrections.load(path)

@@ -70,6 +70,15 @@ def test_corrections_worse_by_more_than_a_hundredth_are_not_installed(tmp_path):
     assert "safeguarding" in setting_classifier(cfg).classify(FALSE_ALARM, "facebook").labels
 
 
+def test_an_unreadable_corrections_file_is_logged_and_the_setting_classifies_without_it(tmp_path, caplog):
+    cfg = config(tmp_path)
+    corrections_file(cfg).parent.mkdir(parents=True)
+    corrections_file(cfg).write_text('{"version": 1, "taught": [{"words": []}]}')
+    clf = setting_classifier(cfg)
+    assert not clf.corrections and "safeguarding" in clf.classify(FALSE_ALARM, "facebook").labels
+    assert "corrections.json: not a corrections file" in caplog.text and "train --with-feedback" in caplog.text
+
+
 def test_no_examples_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no labelled examples"):
         retrain(config(tmp_path), [], figures(0.8, 0.8))
