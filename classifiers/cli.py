@@ -8,7 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from monitor.core.progress import shown, track
+
 log = logging.getLogger("nurserywatch.classifiers")
+SCORE_CHUNK = 100  # comments per classify call in `evaluate` (the steps of its progress bar)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     output = args.output or MODEL_DIR
     started = time.monotonic()
-    result = train(output=output, seed=SEED if args.seed is None else args.seed)
+    with shown():  # minutes of work: bars on a terminal, nothing in a log
+        result = train(output=output, seed=SEED if args.seed is None else args.seed)
     print(f"trained on {result['examples']} train comments in {time.monotonic() - started:.0f} s -> {output}")
     oof = result["out_of_fold"]
     print("out-of-fold on train (each comment scored by a model that did not see it):")
@@ -78,8 +82,12 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
     for key, group in by_setting.items():
         cfg = load_config(config_path) if config_path else configs[key]
         clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR, corrections=corrections)
-        mine = clf.classify_batch([e.comment() for e in group])
-        scored += clf.scores_batch([e.comment() for e in group])
+        comments = [e.comment() for e in group]
+        chunks = [comments[i:i + SCORE_CHUNK] for i in range(0, len(comments), SCORE_CHUNK)]
+        mine = []
+        for chunk in track(chunks, f"scoring {split}, setting {key}"):
+            mine += clf.classify_batch(chunk)
+            scored += clf.scores_batch(chunk)
         theirs = [baseline.classify(e.text, e.platform, e.rating) for e in group]
         g = [e.labels for e in group]
         per[key] = {"nurserywatch": score(g, [p.labels for p in mine]),
@@ -126,7 +134,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import format_levels, format_reliability, format_table
 
     if args.hold_out:
-        out = cross_setting(args.hold_out)
+        with shown():
+            out = cross_setting(args.hold_out)
         if args.json:
             json.dump(out, sys.stdout, indent=2)
             print()
@@ -137,7 +146,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print()
         return 0
     settings = set(args.setting) if args.setting else None
-    out = evaluate(args.split, args.config, args.model, settings)
+    with shown():  # bars on a terminal, nothing in a log
+        out = evaluate(args.split, args.config, args.model, settings)
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()

@@ -23,6 +23,8 @@ from spacy.language import Language
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
+from monitor.core.progress import track
+
 from . import textcat as _arch  # noqa: F401  (registers the architecture)
 from . import normalise as _normalise  # noqa: F401  (registers the normaliser)
 from .classifier import MODEL_DIR, NORMALISER, Classifier
@@ -80,7 +82,7 @@ def train_textcat(examples: list[Example], seed: int = SEED, epochs: int = EPOCH
     data = [SpacyExample.from_dict(normalise(nlp.make_doc(t)), {"cats": {lab: float(lab in e.labels) for lab in LABELS}})
             for e, t in zip(examples, texts)]
     optimizer = nlp.initialize(lambda: data)
-    for epoch in range(epochs):
+    for epoch in track(range(epochs), "training: epochs"):
         rng.shuffle(data)
         losses: dict = {}
         for batch in minibatch(data, size=16):
@@ -100,7 +102,7 @@ def rule_matrix(examples: list[Example], configs: dict | None = None) -> tuple[n
     configs = configs or setting_configs()
     judges: dict[str, Classifier] = {}
     out, contexts = [], []
-    for e in examples:
+    for e in track(examples, "rules over the examples"):
         if e.setting not in judges:
             cfg = configs[e.setting]
             judges[e.setting] = Classifier(cfg.setting, cfg.roster, use_model=False)
@@ -119,7 +121,7 @@ def out_of_fold(examples: list[Example], folds: int = FOLDS, seed: int = SEED,
     idx = list(range(len(examples)))
     random.Random(seed).shuffle(idx)
     preds = numpy.zeros((len(examples), len(LABELS)))
-    for k in range(folds):
+    for k in track(range(folds), "out-of-fold models"):
         held = idx[k::folds]
         held_set = set(held)
         keep = [i for i in idx if i not in held_set]

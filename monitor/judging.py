@@ -23,10 +23,11 @@ import logging
 import time
 from typing import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from alerts.service import create_alert
+from monitor.core import progress
 from monitor.core.models import Finding, Item, Recipient
 from monitor.core.types import Classification, CycleReport
 from monitor.long_text import classify_long_aware
@@ -98,22 +99,26 @@ def classify_pending(rt, report: CycleReport, *, until: float | None = None) -> 
     `until` (time.monotonic()) stops between batches; what is left waits for the next cycle.
     """
     refresh_classifier(rt)  # a roster edited on the Roster page is used from the next batch classified
-    after = 0
-    while until is None or time.monotonic() < until:
-        if rt.stopping.is_set():
-            return
+    unclassified = (Item.setting_id == rt.setting_id, Item.classified_at.is_(None))
+    total = None
+    if progress.active():  # a first run at a terminal: how many to go
         with rt.sessions() as session:
-            pending = session.execute(
-                select(*PENDING)
-                .where(Item.setting_id == rt.setting_id, Item.classified_at.is_(None), Item.id > after)
-                .order_by(Item.id)
-                .limit(BATCH)
-            ).all()
-        if not pending:
-            return
-        after = pending[-1].id
-        results = _judge(rt, pending)
-        _record(rt, report, pending, results)
+            total = session.scalar(select(func.count(Item.id)).where(*unclassified))
+    after = 0
+    with progress.task("classifying", total) as advance:
+        while until is None or time.monotonic() < until:
+            if rt.stopping.is_set():
+                return
+            with rt.sessions() as session:
+                pending = session.execute(
+                    select(*PENDING).where(*unclassified, Item.id > after).order_by(Item.id).limit(BATCH)
+                ).all()
+            if not pending:
+                return
+            after = pending[-1].id
+            results = _judge(rt, pending)
+            _record(rt, report, pending, results)
+            advance(len(pending))
 
 
 def _record(rt, report: CycleReport, pending: list, results: list[Classification]) -> None:

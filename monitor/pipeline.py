@@ -35,6 +35,7 @@ from connectors.base import (
 )
 from monitor.backfill import start_backfill, summarise_backfills
 from monitor.core.models import Account, AccountState
+from monitor.core.progress import task as progress_task
 from monitor.accounts.connect import reconnect_fix
 from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import CycleReport
@@ -151,10 +152,12 @@ async def _poll(rt: Runtime, account_id: int, connector: Connector, report: Cycl
     failure: ConnectorError | None = None
     try:
         async with asyncio.timeout(rt.config.polling.deadline):
-            async for batch in connector.fetch(cursors):
-                report.fetched += len(batch.items)
-                stored = await asyncio.to_thread(_store, rt, account_id, batch)
-                report.stored += stored  # after the await: `+= await` would lose another account's count
+            with progress_task(f"{connector.platform} account {account_id}: fetching") as advance:
+                async for batch in connector.fetch(cursors):
+                    report.fetched += len(batch.items)
+                    stored = await asyncio.to_thread(_store, rt, account_id, batch)
+                    report.stored += stored  # after the await: `+= await` would lose another account's count
+                    advance(len(batch.items))
     except ConnectorError as err:
         failure = err
     except LeaseLost:

@@ -17,6 +17,7 @@ from monitor.cli.digest import register as register_digest
 from monitor.cli.feedback import register as register_train_feedback
 from monitor.cli.privacy import register as register_privacy
 from monitor.core.group import PER_SETTING, Group, load_group
+from monitor.core.progress import shown as progress_shown
 from monitor.core.settings import ConfigError, add_config_option
 from monitor.logs import REDACTOR, configure_logging, personal_names, use_format as use_log_format
 
@@ -91,7 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         rt = build_group_runtime(group, sessions=db)
         if not args.once:
             return asyncio.run(serve(rt, lease=lease))
-        report = asyncio.run(run_once(rt))
+        with progress_shown():  # a first ingest takes minutes: bars on a terminal, nothing under cron
+            report = asyncio.run(run_once(rt))
         print(
             f"cycle done: {report.fetched} fetched, {report.stored} new, {report.classified} classified, "
             f"{report.alerts} alert(s), {report.summaries} first-run summary(ies), {report.sent} email(s) sent"
