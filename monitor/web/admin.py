@@ -16,13 +16,14 @@ from starlette.routing import Route
 
 from alerts.ack import audit
 from monitor.core.models import Account, AccountState, OutboxMessage, Recipient
-from monitor.web.auth import actor_for, app_page, checked_form, need_role, require
-from monitor.web.pages import LinkProblem, WebDeps
+from monitor.web.auth import actor_for, app_page, check_csrf, need_role, require
+from monitor.web.pages import LinkProblem, WebDeps, in_thread, off_loop, withhold_request
 
 ADMIN = frozenset({"admin"})
 
 
 def routes(deps: WebDeps) -> list[Route]:
+    # database work in worker threads (`off_loop` / `in_thread`, with the busy-retry helper)
     def admin(request: Request):
         who = require(deps, request)
         with deps.sessions() as session:
@@ -33,7 +34,7 @@ def routes(deps: WebDeps) -> list[Route]:
     def local(when):
         return when.astimezone(deps.env.timezone).strftime("%H:%M %a %d %b") if when else "never"
 
-    async def show(request: Request, flash: str | None = None) -> Response:
+    def show(request: Request, form=None, flash: str | None = None) -> Response:
         who, person = admin(request)
         with deps.sessions() as session:
             accounts = session.scalars(select(Account).where(Account.setting_id == deps.env.setting_id)
@@ -51,9 +52,9 @@ def routes(deps: WebDeps) -> list[Route]:
             "counts": counts, "stuck": [{"m": m, "created": local(m.created_at)} for m in stuck],
             "last_sent": local(last_sent), "flash": flash, "can_test": deps.send_test_alert is not None})
 
-    async def retry_account(request: Request) -> Response:
+    def retry_account(request: Request, form) -> Response:
         who, person = admin(request)
-        await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         with deps.sessions.begin() as session:
             acc = session.get(Account, int(request.path_params["account_id"]))
             if acc is None or acc.setting_id != deps.env.setting_id:
@@ -61,23 +62,29 @@ def routes(deps: WebDeps) -> list[Route]:
             acc.state, acc.backoff_until, acc.reconnect_notified_at = AccountState.ok.value, None, None
             audit(session, None, deps.env.setting_id, "account_retry", actor_for(request, person), deps.clock(),
                   account_id=acc.id)
-        return await show(request, flash="The account will be polled again on the next cycle.")
+        return show(request, flash="The account will be polled again on the next cycle.")
 
     async def test_alert(request: Request) -> Response:
         """A [TEST] alert to the person pressing it, by the real route (`nurserywatch test-alert`'s function)."""
-        who, person = admin(request)
-        await checked_form(deps, request, who)
+        form = await request.form()
+        withhold_request(request, form)
+        who, person = await in_thread(admin, request)
+        check_csrf(deps, request, who, form)
         if deps.send_test_alert is None:
             raise LinkProblem(409, "Test alerts are sent by the running service",
                               "Start nurserywatch with `nurserywatch run`, or use `nurserywatch test-alert`.")
-        await asyncio.to_thread(deps.send_test_alert, person.email)
-        with deps.sessions.begin() as session:
-            audit(session, None, deps.env.setting_id, "test_alert", actor_for(request, person), deps.clock())
-        return await show(request, flash=f"A [TEST] alert was sent to {person.email} through the real route. Open its "
-                                         "link and press \"I've got this\" to check the whole path; it is never escalated.")
+        await asyncio.to_thread(deps.send_test_alert, person.email)  # once: not inside the busy retries
+
+        def sent(request: Request) -> Response:
+            with deps.sessions.begin() as session:
+                audit(session, None, deps.env.setting_id, "test_alert", actor_for(request, person), deps.clock())
+            return show(request, flash=f"A [TEST] alert was sent to {person.email} through the real route. Open its "
+                                       "link and press \"I've got this\" to check the whole path; it is never escalated.")
+
+        return await in_thread(sent, request)
 
     return [
-        Route("/admin", show, methods=["GET"]),
-        Route("/admin/accounts/{account_id:int}/retry", retry_account, methods=["POST"]),
+        Route("/admin", off_loop(show), methods=["GET"]),
+        Route("/admin/accounts/{account_id:int}/retry", off_loop(retry_account), methods=["POST"]),
         Route("/admin/test-alert", test_alert, methods=["POST"]),
     ]

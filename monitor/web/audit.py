@@ -21,7 +21,7 @@ from alerts.visibility import READER_ROLES, Viewer
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
 from monitor.web.auth import app_page, need_role, require
 from monitor.web.inbox import ACTION_NAMES
-from monitor.web.pages import SECURITY_HEADERS, WebDeps
+from monitor.web.pages import SECURITY_HEADERS, WebDeps, off_loop
 
 DEFAULT_DAYS = 30
 COLUMNS = ["time", "who", "action", "alert", "categories", "outcome", "referred_to", "reference", "note", "ip"]
@@ -73,11 +73,12 @@ def routes(deps: WebDeps) -> list[Route]:
                             "reference": d.get("reference") or "", "note": d.get("note") or "", "ip": r.ip or ""})
         return who, person, start, end, out
 
-    async def page_view(request: Request) -> Response:
+    # plain code run in worker threads (`off_loop`, with the busy-retry helper)
+    def page_view(request: Request, form) -> Response:
         who, person, start, end, rows = events(request)
         return app_page(deps, request, who, person, "audit.html", {"rows": rows, "start": start, "end": end})
 
-    async def export(request: Request) -> Response:
+    def export(request: Request, form) -> Response:
         _who, _person, start, end, rows = events(request)
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -89,6 +90,6 @@ def routes(deps: WebDeps) -> list[Route]:
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
     return [
-        Route("/audit", page_view, methods=["GET"]),
-        Route("/audit.csv", export, methods=["GET"]),
+        Route("/audit", off_loop(page_view), methods=["GET"]),
+        Route("/audit.csv", off_loop(export), methods=["GET"]),
     ]

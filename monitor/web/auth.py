@@ -36,7 +36,7 @@ from alerts.links import LinkError
 from alerts.visibility import READER_ROLES
 from monitor.core.models import Recipient
 from monitor.core.webmodels import LoginAttempt, LoginToken, WebSession
-from monitor.web.pages import LinkProblem, WebDeps, page
+from monitor.web.pages import LinkProblem, WebDeps, off_loop, page
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,9 @@ def pre_token(deps: WebDeps, request: Request) -> tuple[str, str | None]:
     return deps.env.signer.mac("csrf", pre), fresh
 
 
-async def checked_form(deps: WebDeps, request: Request, who: SignedIn | None) -> FormData:
-    """The POSTed form, after its CSRF token is checked (403 without a good one)."""
-    form = await request.form()
-    sent = str(form.get("csrf", ""))
+def check_csrf(deps: WebDeps, request: Request, who: SignedIn | None, form: FormData | None) -> FormData:
+    """The POSTed form, once its CSRF token is checked (403 without a good one)."""
+    sent = str(form.get("csrf", "")) if form is not None else ""
     if who is not None:
         expected = who.csrf
     else:
@@ -147,6 +146,11 @@ async def checked_form(deps: WebDeps, request: Request, who: SignedIn | None) ->
         raise LinkProblem(403, "This form has expired",
                           "Go back, reload the page and try again.")
     return form
+
+
+async def checked_form(deps: WebDeps, request: Request, who: SignedIn | None) -> FormData:
+    """`check_csrf` for a handler on the event loop (one with no database work)."""
+    return check_csrf(deps, request, who, await request.form())
 
 
 def _safe_next(value: str | None) -> str:
@@ -210,7 +214,9 @@ def _claim_link(deps: WebDeps, session: Session, token: str, *, consume: bool) -
 
 
 def routes(deps: WebDeps) -> list[Route]:
-    async def home(request: Request) -> Response:
+    # database work runs in worker threads (`off_loop`): a locked database delays these pages, never the others
+    @off_loop
+    def home(request: Request, form) -> Response:
         with deps.sessions() as session:
             who = current(deps, request, session)
         if who and who.alert_id:
@@ -220,8 +226,9 @@ def routes(deps: WebDeps) -> list[Route]:
     async def login_form(request: Request) -> Response:
         return _anonymous_page(deps, request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
 
-    async def login_post(request: Request) -> Response:
-        form = await checked_form(deps, request, None)
+    @off_loop
+    def login_post(request: Request, form) -> Response:
+        check_csrf(deps, request, None, form)
         email = str(form.get("email", "")).strip().lower()[:320]
         ip = request.client.host if request.client else "unknown"
         with deps.sessions.begin() as session:
@@ -240,15 +247,17 @@ def routes(deps: WebDeps) -> list[Route]:
             return _anonymous_page(deps, request, "login.html", {"limited": True, "next": "/alerts"}, 429)
         return _anonymous_page(deps, request, "login.html", {"sent": True, "email": email, "next": "/alerts"})
 
-    async def link_page(request: Request) -> Response:
+    @off_loop
+    def link_page(request: Request, form) -> Response:
         token = request.path_params["token"]
         with deps.sessions() as session:
             _claim_link(deps, session, token, consume=False)
         return _anonymous_page(deps, request, "signin.html", {"token": token})
 
-    async def link_post(request: Request) -> Response:
+    @off_loop
+    def link_post(request: Request, form) -> Response:
         token = request.path_params["token"]
-        await checked_form(deps, request, None)
+        check_csrf(deps, request, None, form)
         with deps.sessions.begin() as session:
             row = _claim_link(deps, session, token, consume=True)
             cookie = start_session(deps, session, row.recipient_id, None)
@@ -256,11 +265,12 @@ def routes(deps: WebDeps) -> list[Route]:
         set_cookie(deps, resp, SESSION_COOKIE, cookie)
         return resp
 
-    async def logout(request: Request) -> Response:
+    @off_loop
+    def logout(request: Request, form) -> Response:
         with deps.sessions() as session:
             who = current(deps, request, session)
         if who is not None:
-            await checked_form(deps, request, who)
+            check_csrf(deps, request, who, form)
             with deps.sessions.begin() as session:
                 session.get(WebSession, who.session_id).ended_at = deps.clock()
         resp = RedirectResponse("/login", status_code=303)

@@ -21,8 +21,8 @@ from alerts.visibility import Viewer
 from monitor.core.models import Alert, AuditEvent, Item, Recipient
 from monitor.core.types import CATEGORIES
 from monitor.core.webmodels import AlertOutcome
-from monitor.web.auth import SignedIn, actor_for, app_page, checked_form, require, set_cookie, start_session, SESSION_COOKIE
-from monitor.web.pages import LinkProblem, WebDeps, _alert_ctx, _resolve
+from monitor.web.auth import SESSION_COOKIE, SignedIn, actor_for, app_page, check_csrf, require, set_cookie, start_session
+from monitor.web.pages import LinkProblem, WebDeps, _alert_ctx, _resolve, off_loop
 
 STATES = {"active": ("open", "acknowledged"), "open": ("open",), "acknowledged": ("acknowledged",),
           "closed": ("closed",), "all": ("open", "acknowledged", "closed")}
@@ -76,7 +76,9 @@ def history(session: Session, alert_id: int, people: dict[str, str], deps: WebDe
 
 
 def routes(deps: WebDeps) -> list[Route]:
-    async def inbox(request: Request) -> Response:
+    # plain code run in worker threads (`off_loop`, with the busy-retry helper): a locked
+    # database delays these pages, never /healthz or another person's page
+    def inbox(request: Request, form) -> Response:
         who = require(deps, request)
         state = request.query_params.get("state", "active")
         category = request.query_params.get("category", "")
@@ -99,7 +101,8 @@ def routes(deps: WebDeps) -> list[Route]:
                 "rows": listed, "state": state, "category": category, "categories": CATEGORIES,
                 "outcome_names": OUTCOME_NAMES, "states": list(STATES)})
 
-    async def alert_page(request: Request, flash: str | None = None, error: str | None = None, status: int = 200) -> Response:
+    def alert_page(request: Request, form=None, flash: str | None = None, error: str | None = None,
+                   status: int = 200) -> Response:
         alert_id = int(request.path_params["alert_id"])
         who = require(deps, request, alert_id=alert_id)
         with deps.sessions() as session:
@@ -126,11 +129,11 @@ def routes(deps: WebDeps) -> list[Route]:
         if recent is None:
             audit(session, alert, deps.env.setting_id, "view", actor_for(request, person), now)
 
-    async def act(request: Request) -> Response:
+    def act(request: Request, form) -> Response:
         alert_id = int(request.path_params["alert_id"])
         action = request.path_params["action"]
         who = require(deps, request, alert_id=alert_id)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         flash = None
         try:
             with deps.sessions.begin() as session:
@@ -154,10 +157,10 @@ def routes(deps: WebDeps) -> list[Route]:
                 else:
                     raise LinkProblem(404, "Unknown action", "Go back to the alert.")
         except OutcomeError as err:
-            return await alert_page(request, error=str(err), status=400)
-        return await alert_page(request, flash=flash)
+            return alert_page(request, error=str(err), status=400)
+        return alert_page(request, flash=flash)
 
-    async def record(request: Request) -> Response:
+    def record(request: Request, form) -> Response:
         alert_id = int(request.path_params["alert_id"])
         who = require(deps, request, alert_id=alert_id)
         with deps.sessions() as session:
@@ -169,7 +172,7 @@ def routes(deps: WebDeps) -> list[Route]:
                 "outcome_local": outcome.closed_at.astimezone(deps.env.timezone).strftime("%d %b %Y %H:%M") if outcome else None,
                 "referred_names": REFERRED_NAMES})
 
-    async def open_from_email(request: Request) -> Response:
+    def open_from_email(request: Request, form) -> Response:
         """The alert email's link, opened in the app: a session good for this alert only."""
         token = request.path_params["token"]
         with deps.sessions.begin() as session:
@@ -181,9 +184,9 @@ def routes(deps: WebDeps) -> list[Route]:
         return resp
 
     return [
-        Route("/alerts", inbox, methods=["GET"]),
-        Route("/alerts/{alert_id:int}", alert_page, methods=["GET"]),
-        Route("/alerts/{alert_id:int}/record", record, methods=["GET"]),
-        Route("/alerts/{alert_id:int}/{action:str}", act, methods=["POST"]),
-        Route("/a/{token}/open", open_from_email, methods=["POST"]),
+        Route("/alerts", off_loop(inbox), methods=["GET"]),
+        Route("/alerts/{alert_id:int}", off_loop(alert_page), methods=["GET"]),
+        Route("/alerts/{alert_id:int}/record", off_loop(record), methods=["GET"]),
+        Route("/alerts/{alert_id:int}/{action:str}", off_loop(act), methods=["POST"]),
+        Route("/a/{token}/open", off_loop(open_from_email), methods=["POST"]),
     ]

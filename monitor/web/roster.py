@@ -16,13 +16,14 @@ from alerts.visibility import READER_ROLES
 from monitor.core.models import Recipient
 from monitor.core.webmodels import ROSTER_KINDS, RosterPerson
 from monitor.roster import RosterError, import_csv
-from monitor.web.auth import actor_for, app_page, checked_form, need_role, require
-from monitor.web.pages import LinkProblem, WebDeps
+from monitor.web.auth import actor_for, app_page, check_csrf, need_role, require
+from monitor.web.pages import LinkProblem, WebDeps, off_loop
 
 MAX_UPLOAD = 512 * 1024
 
 
 def routes(deps: WebDeps) -> list[Route]:
+    # plain code run in worker threads (`off_loop`, with the busy-retry helper)
     def reader(request: Request):
         who = require(deps, request)
         with deps.sessions() as session:
@@ -30,7 +31,8 @@ def routes(deps: WebDeps) -> list[Route]:
         need_role(person, READER_ROLES)
         return who, person
 
-    async def show(request: Request, flash: str | None = None, error: str | None = None, status: int = 200) -> Response:
+    def show(request: Request, form=None, flash: str | None = None, error: str | None = None,
+             status: int = 200) -> Response:
         who, person = reader(request)
         with deps.sessions() as session:
             rows = session.scalars(select(RosterPerson).where(RosterPerson.setting_id == deps.env.setting_id)
@@ -40,22 +42,22 @@ def routes(deps: WebDeps) -> list[Route]:
         return app_page(deps, request, who, person, "roster.html",
                         {"people": people, "flash": flash, "error": error}, status)
 
-    async def add(request: Request) -> Response:
+    def add(request: Request, form) -> Response:
         who, person = reader(request)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         kind = str(form.get("kind", ""))
         first, surname, room = (" ".join(str(form.get(k, "")).split())[:100] for k in ("first_name", "surname", "room"))
         if kind not in ROSTER_KINDS or not first:
-            return await show(request, error="Give at least a first name, and say child or staff.", status=400)
+            return show(request, error="Give at least a first name, and say child or staff.", status=400)
         with deps.sessions.begin() as session:
             session.add(RosterPerson(setting_id=deps.env.setting_id, kind=kind, first_name=first, surname=surname,
                                      room=room, created_at=deps.clock()))
             audit(session, None, deps.env.setting_id, "roster_added", actor_for(request, person), deps.clock(), kind=kind)
-        return await show(request, flash=f"Added {first} {surname}.")
+        return show(request, flash=f"Added {first} {surname}.")
 
-    async def remove(request: Request) -> Response:
+    def remove(request: Request, form) -> Response:
         who, person = reader(request)
-        await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         with deps.sessions.begin() as session:
             row = session.get(RosterPerson, int(request.path_params["person_id"]))
             if row is None or row.setting_id != deps.env.setting_id:
@@ -63,21 +65,21 @@ def routes(deps: WebDeps) -> list[Route]:
             name, kind = f"{row.first_name} {row.surname}".strip(), row.kind
             session.delete(row)
             audit(session, None, deps.env.setting_id, "roster_removed", actor_for(request, person), deps.clock(), kind=kind)
-        return await show(request, flash=f"Removed {name}.")
+        return show(request, flash=f"Removed {name}.")
 
-    async def upload(request: Request) -> Response:
+    def upload(request: Request, form) -> Response:
         who, person = reader(request)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         kind = str(form.get("kind", ""))
         file = form.get("file")
         if file is None or isinstance(file, str):
-            return await show(request, error="Choose a CSV file to import.", status=400)
+            return show(request, error="Choose a CSV file to import.", status=400)
         try:
-            data = await file.read(MAX_UPLOAD + 1)
+            data = file.file.read(MAX_UPLOAD + 1)  # this is a worker thread: the spooled file directly
         finally:
-            await file.close()
+            file.file.close()
         if len(data) > MAX_UPLOAD:
-            return await show(request, error="That file is too big for a roster (over 512 KB).", status=400)
+            return show(request, error="That file is too big for a roster (over 512 KB).", status=400)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -88,15 +90,15 @@ def routes(deps: WebDeps) -> list[Route]:
                 audit(session, None, deps.env.setting_id, "roster_imported", actor_for(request, person), deps.clock(),
                       kind=kind, added=report.added, removed=report.removed, kept=report.kept)
         except RosterError as err:
-            return await show(request, error=f"Nothing was imported: {err}", status=400)
+            return show(request, error=f"Nothing was imported: {err}", status=400)
         summary = f"Imported: {report.added} added, {report.kept} kept, {report.removed} removed (leavers)."
         if report.skipped:
             summary += " Skipped " + "; ".join(report.skipped[:5]) + ("…" if len(report.skipped) > 5 else "") + "."
-        return await show(request, flash=summary)
+        return show(request, flash=summary)
 
     return [
-        Route("/roster", show, methods=["GET"]),
-        Route("/roster", add, methods=["POST"]),
-        Route("/roster/import", upload, methods=["POST"]),
-        Route("/roster/{person_id:int}/delete", remove, methods=["POST"]),
+        Route("/roster", off_loop(show), methods=["GET"]),
+        Route("/roster", off_loop(add), methods=["POST"]),
+        Route("/roster/import", off_loop(upload), methods=["POST"]),
+        Route("/roster/{person_id:int}/delete", off_loop(remove), methods=["POST"]),
     ]

@@ -23,21 +23,23 @@ from monitor.core.models import Alert, Item, Recipient
 from monitor.core.types import CATEGORIES
 from monitor.core.webmodels import PHRASE_ACTIONS, LabelledExample, PhraseRule
 from monitor.phrase_rules import normalise_phrase
-from monitor.web.auth import actor_for, app_page, checked_form, need_role, require
-from monitor.web.pages import LinkProblem, WebDeps
+from monitor.web.auth import actor_for, app_page, check_csrf, need_role, require
+from monitor.web.pages import LinkProblem, WebDeps, off_loop
 
 RECENT = timedelta(days=14)
 LIMIT = 100
 
 
 def routes(deps: WebDeps) -> list[Route]:
+    # plain code run in worker threads (`off_loop`, with the busy-retry helper): a locked
+    # database delays these pages, never the others
     def signed_in_reader(request: Request, session):
         who = require(deps, request)
         person = session.get(Recipient, who.recipient_id)
         need_role(person, READER_ROLES)
         return who, person
 
-    async def comments(request: Request, flash: str | None = None, status: int = 200) -> Response:
+    def comments(request: Request, form=None, flash: str | None = None, status: int = 200) -> Response:
         with deps.sessions() as session:
             who, person = signed_in_reader(request, session)
             viewer = Viewer(session, deps.env, person)
@@ -55,14 +57,14 @@ def routes(deps: WebDeps) -> list[Route]:
             return app_page(deps, request, who, person, "comments.html", {
                 "items": items, "marked": marked, "categories": CATEGORIES, "flash": flash}, status)
 
-    async def needed_human(request: Request) -> Response:
+    def needed_human(request: Request, form) -> Response:
         item_id = int(request.path_params["item_id"])
         with deps.sessions() as session:
             who, person = signed_in_reader(request, session)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         labels = [c for c in form.getlist("label") if c in CATEGORIES]
         if not labels:
-            return await comments(request, flash="Tick at least one label the comment should have had.", status=400)
+            return comments(request, flash="Tick at least one label the comment should have had.", status=400)
         with deps.sessions.begin() as session:
             person = session.get(Recipient, who.recipient_id)
             item = session.get(Item, item_id)
@@ -72,9 +74,10 @@ def routes(deps: WebDeps) -> list[Route]:
             record_example(session, deps.env.setting_id, item, "needed_human", labels, person.id, deps.clock())
             audit(session, None, deps.env.setting_id, "needed_human", actor_for(request, person), deps.clock(),
                   item_id=item.id, labels=labels)
-        return await comments(request, flash="Thank you: kept as an example of a comment that needed a human.")
+        return comments(request, flash="Thank you: kept as an example of a comment that needed a human.")
 
-    async def phrases(request: Request, flash: str | None = None, error: str | None = None, status: int = 200) -> Response:
+    def phrases(request: Request, form=None, flash: str | None = None, error: str | None = None,
+                status: int = 200) -> Response:
         with deps.sessions() as session:
             who, person = signed_in_reader(request, session)
             rules = session.scalars(select(PhraseRule).where(PhraseRule.setting_id == deps.env.setting_id)
@@ -83,14 +86,14 @@ def routes(deps: WebDeps) -> list[Route]:
                 "rules": rules, "categories": CATEGORIES, "titles": CATEGORY_TITLES, "flash": flash, "error": error},
                 status)
 
-    async def phrase_add(request: Request) -> Response:
+    def phrase_add(request: Request, form) -> Response:
         with deps.sessions() as session:
             who, person = signed_in_reader(request, session)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         phrase = normalise_phrase(str(form.get("phrase", "")))
         label, action = str(form.get("label", "")), str(form.get("action", ""))
         if len(phrase) < 2 or label not in CATEGORIES or action not in PHRASE_ACTIONS:
-            return await phrases(request, error="Write a phrase (two letters or more), and choose a label and a list.",
+            return phrases(request, error="Write a phrase (two letters or more), and choose a label and a list.",
                                  status=400)
         with deps.sessions.begin() as session:
             person = session.get(Recipient, who.recipient_id)
@@ -103,13 +106,13 @@ def routes(deps: WebDeps) -> list[Route]:
                 rule.action, rule.created_by_id, rule.created_at = action, person.id, deps.clock()
             audit(session, None, deps.env.setting_id, "phrase_added", actor_for(request, person), deps.clock(),
                   phrase=phrase, label=label, list=action)
-        return await phrases(request, flash=f"Saved. It applies from the next check of new comments.")
+        return phrases(request, flash="Saved. It applies from the next check of new comments.")
 
-    async def phrase_delete(request: Request) -> Response:
+    def phrase_delete(request: Request, form) -> Response:
         rule_id = int(request.path_params["rule_id"])
         with deps.sessions() as session:
             who, person = signed_in_reader(request, session)
-        await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         with deps.sessions.begin() as session:
             person = session.get(Recipient, who.recipient_id)
             rule = session.get(PhraseRule, rule_id)
@@ -118,12 +121,12 @@ def routes(deps: WebDeps) -> list[Route]:
             audit(session, None, deps.env.setting_id, "phrase_removed", actor_for(request, person), deps.clock(),
                   phrase=rule.phrase, label=rule.label, list=rule.action)
             session.delete(rule)
-        return await phrases(request, flash="Removed.")
+        return phrases(request, flash="Removed.")
 
     return [
-        Route("/comments", comments, methods=["GET"]),
-        Route("/comments/{item_id:int}/needed", needed_human, methods=["POST"]),
-        Route("/phrases", phrases, methods=["GET"]),
-        Route("/phrases", phrase_add, methods=["POST"]),
-        Route("/phrases/{rule_id:int}/delete", phrase_delete, methods=["POST"]),
+        Route("/comments", off_loop(comments), methods=["GET"]),
+        Route("/comments/{item_id:int}/needed", off_loop(needed_human), methods=["POST"]),
+        Route("/phrases", off_loop(phrases), methods=["GET"]),
+        Route("/phrases", off_loop(phrase_add), methods=["POST"]),
+        Route("/phrases/{rule_id:int}/delete", off_loop(phrase_delete), methods=["POST"]),
     ]
