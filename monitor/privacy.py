@@ -8,11 +8,16 @@ link, the evidence spans, staff notes and email bodies go.
 
 - `apply_retention`: items that raised nothing, after `unflagged_after`; sent
   email bodies after `sent_email_after`; closed alerts after
-  `closed_alerts_after` (safeguarding: `closed_safeguarding_after`).
+  `closed_alerts_after` (safeguarding: `closed_safeguarding_after`); labelled
+  examples (copies of comments kept to teach the classifier) after
+  `labelled_examples_after`; web sessions and sign-in links `sign_ins_after`
+  they ended or expired; sign-in attempts (hashed address or IP) once past
+  the rate-limit window they serve.
 - `export_author`: everything held about an author, as a dict for JSON.
-- `erase_author`: erase an author's items, except those that are part of an
-  open or still-retained safeguarding alert (DPA 2018 Sch.1 para 18); the
-  refusal names the alert and the reason.
+- `erase_author`: erase an author's items and the labelled examples copied
+  from them, except those that are part of an open or still-retained
+  safeguarding alert (DPA 2018 Sch.1 para 18); the refusal names the alert
+  and the reason.
 
 Every run is an audit event holding item ids and counts, never the name.
 On SQLite, `secure_delete` (set on every connection) overwrites what is
@@ -25,7 +30,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.db import Database
@@ -33,6 +38,8 @@ from monitor.core.models import (
     Alert, AlertState, AuditEvent, Finding, Item, OutboxMessage, OutboxState,
 )
 from monitor.core.settings import RetentionConfig
+from monitor.core.webmodels import LabelledExample, LoginAttempt, LoginToken, WebSession
+from monitor.web.auth import IDLE_LIMIT, LINK_LIFETIME, RATE_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,9 @@ class RetentionReport:
     unflagged_items: int = 0
     email_bodies: int = 0
     closed_alerts: int = 0
+    labelled_examples: int = 0
+    sign_ins: int = 0  # web sessions and sign-in links
+    login_attempts: int = 0
     vacuumed: bool = False
 
 
@@ -118,12 +128,17 @@ def apply_retention(sessions: Database, setting_id: int, cfg: RetentionConfig, n
                 expired.append(item_id)
         _erase_items(s, expired, now)
         report.closed_alerts = len(expired)
+        _expire_web_records(s, setting_id, cfg, now, report)
 
-        if report.unflagged_items or report.email_bodies or report.closed_alerts:
+        if report.unflagged_items or report.email_bodies or report.closed_alerts or report.labelled_examples:
             _audit(s, setting_id, "retention", actor, now, **{k: v for k, v in asdict(report).items() if k != "vacuumed"},
                    unflagged_item_ids=unflagged, closed_alert_item_ids=expired)
-            log.info("retention: erased %s unflagged item(s), %s email body(ies), %s closed alert(s)",
-                     report.unflagged_items, report.email_bodies, report.closed_alerts)
+            log.info("retention: erased %s unflagged item(s), %s email body(ies), %s closed alert(s), "
+                     "%s labelled example(s)", report.unflagged_items, report.email_bodies, report.closed_alerts,
+                     report.labelled_examples)
+        if report.sign_ins or report.login_attempts:
+            log.info("retention: removed %s ended sign-in(s) and %s old sign-in attempt(s)",
+                     report.sign_ins, report.login_attempts)
         last_vacuum = s.scalar(select(func.max(AuditEvent.created_at))
                                .where(AuditEvent.setting_id == setting_id, AuditEvent.action == "vacuum"))
         due = last_vacuum is None or last_vacuum < now - timedelta(seconds=cfg.vacuum_every)
@@ -134,6 +149,24 @@ def apply_retention(sessions: Database, setting_id: int, cfg: RetentionConfig, n
         vacuum(sessions)
         report.vacuumed = True
     return report
+
+
+def _expire_web_records(s: Session, setting_id: int, cfg: RetentionConfig, now: datetime,
+                        report: RetentionReport) -> None:
+    """The web app's own records: labelled examples after their period; sessions and
+    sign-in links once ended or expired, plus `sign_ins_after`; sign-in attempts once
+    older than the rate-limit window (all they are for)."""
+    report.labelled_examples = s.execute(delete(LabelledExample).where(
+        LabelledExample.setting_id == setting_id,
+        LabelledExample.created_at < now - timedelta(seconds=cfg.labelled_examples_after))).rowcount
+    grace = timedelta(seconds=cfg.sign_ins_after)
+    report.sign_ins = s.execute(delete(WebSession).where(
+        WebSession.setting_id == setting_id,
+        or_(WebSession.ended_at < now - grace, WebSession.last_seen_at < now - IDLE_LIMIT - grace))).rowcount
+    report.sign_ins += s.execute(delete(LoginToken).where(
+        LoginToken.setting_id == setting_id, LoginToken.created_at < now - LINK_LIFETIME - grace)).rowcount
+    # attempts carry no setting (the key is a hashed address or an IP): any older than the window goes
+    report.login_attempts = s.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - RATE_WINDOW)).rowcount
 
 
 def flush_erased(sessions: sessionmaker[Session]) -> None:
@@ -171,6 +204,9 @@ def export_author(sessions: sessionmaker[Session], setting_id: int, author: str,
                 "classified_at": _iso(it.classified_at), "rating": it.rating,
                 "findings": [{"category": f.category, "severity": f.severity, "score": f.score,
                               "detector": f.detector, "evidence": f.evidence} for f in it.findings],
+                "labelled_examples": [{"source": e.source, "labels": e.labels, "text": e.text,
+                                       "created_at": _iso(e.created_at)} for e in s.scalars(
+                    select(LabelledExample).where(LabelledExample.item_id == it.id).order_by(LabelledExample.id))],
                 "alert": None,
             }
             if alert is not None:
@@ -211,6 +247,8 @@ def erase_author(sessions: sessionmaker[Session], setting_id: int, author: str, 
                     continue
             report.erased_items.append(item_id)
         _erase_items(s, report.erased_items, now)
+        if report.erased_items:  # the copies kept to teach the classifier go with them
+            s.execute(delete(LabelledExample).where(LabelledExample.item_id.in_(report.erased_items)))
         _audit(s, setting_id, "privacy_erase", actor, now,
                erased_item_ids=report.erased_items, kept_item_ids=sorted(report.kept))
     flush_erased(sessions)

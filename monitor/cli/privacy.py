@@ -73,8 +73,10 @@ def cmd_retention(args: argparse.Namespace) -> int:
         r = apply_retention(db, setting_id, config.retention, _now(), actor=_actor())
     finally:
         db.dispose()
-    print(f"retention: {r.unflagged_items} unflagged item(s), {r.email_bodies} email body(ies) and "
-          f"{r.closed_alerts} closed alert(s) erased" + ("; database vacuumed" if r.vacuumed else ""))
+    print(f"retention: {r.unflagged_items} unflagged item(s), {r.email_bodies} email body(ies), "
+          f"{r.closed_alerts} closed alert(s) and {r.labelled_examples} labelled example(s) erased; "
+          f"{r.sign_ins} ended sign-in(s) and {r.login_attempts} old sign-in attempt(s) removed"
+          + ("; database vacuumed" if r.vacuumed else ""))
     return 0
 
 

@@ -391,6 +391,8 @@ class RetentionConfig(_Section):
     closed_alerts_after: Duration = 90 * 86400  # confidentiality and criticism alerts, after a person closes them
     closed_safeguarding_after: Duration = 6 * 365 * 86400  # safeguarding alerts, after closing
     vacuum_every: Duration = 7 * 86400  # SQLite: rewrite the file so erased text leaves the free pages
+    labelled_examples_after: Duration = 365 * 86400  # copies of comments a person labelled, to teach the classifier
+    sign_ins_after: Duration = 7 * 86400  # web sessions and sign-in links, after they ended or expired
 
 
 class ConcurrencyConfig(_Section):

@@ -211,3 +211,83 @@ def test_an_erased_comment_is_not_brought_back_by_a_platform_re_read(rt, clock):
     assert "c0" not in seen and "c3" in seen  # erased items are not even asked about
     item = by_external(rt)["c0"]
     assert item.text == "" and item.erased_at is not None and item.classified_at is not None
+
+
+# -- the web app's own records (issue 15): labelled examples, sessions, sign-in attempts ----------
+
+def label(rt, clock, external_id: str, source: str, labels: list[str]) -> None:
+    from alerts.outcomes import record_example
+
+    with rt.sessions.begin() as s:
+        item = s.scalar(select(Item).where(Item.external_id == external_id))
+        record_example(s, rt.setting_id, item, source, labels, None, clock())
+
+
+def examples(rt) -> dict[str, str]:
+    from monitor.core.webmodels import LabelledExample
+
+    with rt.sessions() as s:
+        return dict(s.execute(select(Item.external_id, LabelledExample.text)
+                              .join(LabelledExample, LabelledExample.item_id == Item.id)).all())
+
+
+def test_labelled_examples_outlive_their_comment_for_their_own_period_then_go(rt, clock):
+    label(rt, clock, "c0", "needed_human", ["criticism"])
+    label(rt, clock, "c2", "not_a_concern", [])
+    cfg = rt.config.retention
+    clock.advance(seconds=cfg.unflagged_after + 60)
+    report = apply_retention(rt.sessions, rt.setting_id, cfg, clock())
+    assert report.unflagged_items == 2 and report.labelled_examples == 0
+    assert MARK in examples(rt)["c0"] and by_external(rt)["c0"].text == ""  # the copy teaches on
+
+    clock.advance(seconds=cfg.labelled_examples_after - cfg.unflagged_after)
+    report = apply_retention(rt.sessions, rt.setting_id, cfg, clock())
+    assert report.labelled_examples == 2 and examples(rt) == {}
+    with rt.sessions() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "retention").order_by(AuditEvent.id.desc()))
+        assert event.detail["labelled_examples"] == 2 and MARK not in json.dumps(event.detail)
+
+
+def test_an_erasure_takes_the_authors_labelled_examples_with_it_but_not_a_kept_safeguarding_one(rt, clock):
+    label(rt, clock, "c0", "needed_human", ["criticism"])
+    label(rt, clock, "c1", "not_a_concern", ["safeguarding"])
+    label(rt, clock, "c3", "needed_human", ["criticism"])  # someone else's
+    exported = export_author(rt.sessions, rt.setting_id, AUTHOR, clock(), actor="cli:test")
+    by_item = {i["external_id"]: i["labelled_examples"] for i in exported["items"]}
+    assert by_item["c0"][0]["source"] == "needed_human" and MARK in by_item["c0"][0]["text"]
+
+    erase_author(rt.sessions, rt.setting_id, AUTHOR, rt.config.retention, clock(), actor="cli:test")
+    assert set(examples(rt)) == {"c1", "c3"}  # c1 is part of an open safeguarding alert: kept, with its copy
+
+
+def test_ended_and_expired_sign_ins_and_old_sign_in_attempts_are_removed(rt, clock):
+    from monitor.core.models import Recipient
+    from monitor.core.webmodels import LoginAttempt, LoginToken, WebSession
+    from monitor.web.auth import IDLE_LIMIT, RATE_WINDOW
+
+    cfg = rt.config.retention
+    now = clock()
+    past = timedelta(seconds=cfg.sign_ins_after) + timedelta(hours=1)
+    with rt.sessions.begin() as s:
+        who = s.scalar(select(Recipient.id).where(Recipient.setting_id == rt.setting_id).limit(1))
+
+        def session_row(name, last_seen, ended=None):
+            s.add(WebSession(token_hash=name.ljust(64, "0"), setting_id=rt.setting_id, recipient_id=who,
+                             csrf="x", created_at=last_seen, last_seen_at=last_seen, ended_at=ended))
+
+        session_row("in-use", now)
+        session_row("signed-out-long-ago", now - past, ended=now - past)
+        session_row("signed-out-today", now - timedelta(hours=2), ended=now - timedelta(hours=1))
+        session_row("idle-long-ago", now - IDLE_LIMIT - past)
+        s.add_all([LoginToken(setting_id=rt.setting_id, recipient_id=who, created_at=now - past - timedelta(minutes=15)),
+                   LoginToken(setting_id=rt.setting_id, recipient_id=who, created_at=now),
+                   LoginAttempt(key="ip:203.0.113.9", created_at=now - RATE_WINDOW - timedelta(minutes=1)),
+                   LoginAttempt(key="ip:203.0.113.10", created_at=now)])
+
+    report = apply_retention(rt.sessions, rt.setting_id, cfg, now)
+    assert (report.sign_ins, report.login_attempts) == (3, 1)
+    with rt.sessions() as s:
+        assert {r.token_hash.rstrip("0") for r in s.scalars(select(WebSession))} == {"in-use", "signed-out-today"}
+        assert [t.created_at for t in s.scalars(select(LoginToken))] == [now]
+        assert [a.key for a in s.scalars(select(LoginAttempt))] == ["ip:203.0.113.10"]  # the rate limit still works
+    assert apply_retention(rt.sessions, rt.setting_id, cfg, now).sign_ins == 0
