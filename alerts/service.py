@@ -35,7 +35,7 @@ ALLEGATION_CATEGORIES = frozenset({"safeguarding", "criticism"})
 # When nobody routed is left (all named, or the role is missing), who hears instead.
 FALLBACK_ROLES = ("owner", "manager", "dsl", "deputy", "area_manager", "group_dsl", "admin")
 # Kinds of outbox message that put a person "on" an alert.
-ALERTING_KINDS = ("alert", "reminder", "escalation")
+ALERTING_KINDS = ("alert", "reminder", "escalation", "edited")  # edited: raised again by an edit (alerts/edits.py)
 
 
 @dataclass

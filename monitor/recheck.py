@@ -12,7 +12,10 @@ comments of the last RECHECK_WINDOW read again:
 - an edit of a comment with an alert keeps the wording people were shown
   (it is the record of concern, as the webhook route does); the new wording
   is classified here and a note on the alert says whether it removed, kept
-  or added to the concern;
+  or added to the concern. One that adds a concern raises the alert again,
+  even if it was acknowledged or closed (`alerts.edits`). A wording already
+  noted is not noted again (the platform keeps reporting it as a change
+  against the stored original every re-read);
 - a hide or unhide updates `is_hidden`; a deletion sets `removed_at`; both
   are noted on the item's alert, if it has one.
 Notes carry no comment text. Failures are logged and retried next time;
@@ -20,16 +23,18 @@ they never fail the account's poll.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, select
 
 from alerts.ack import audit
+from alerts.edits import raise_again
 from alerts.policy import CATEGORY_TITLES
 from connectors.base import ConnectorError
 from connectors.http import parse_time
-from monitor.core.models import Account, AccountState, Alert, Finding, Item
+from monitor.core.models import Account, AccountState, Alert, AuditEvent, Finding, Item
 from monitor.core.platforms import display_name
 from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import Batch, ItemChange, KnownItem
@@ -107,28 +112,46 @@ def apply_changes(rt: Runtime, session, acc: Account, changes: list[ItemChange])
             item.text, item.updated_at = change.text, now
             item.classified_at, item.needs_review = None, False
             edited.append(item.id)
-        else:
+        elif _wording(change.text) != _last_noted_wording(session, alert):
             rewritten.append((alert, item, change.text))
     _note_rewrites(session, rt, where, rewritten)
     return edited
 
 
 def _note_rewrites(session, rt: Runtime, where: str, rewritten: list) -> None:
-    """Classify the new wording of alerted comments and say on each alert what the edit did."""
+    """Classify the new wording of alerted comments and say on each alert what the edit did;
+    raise the alert again when the edit adds a concern."""
     outcomes = classify_each(rt.classifier, [(new, item.platform, item.rating) for _, item, new in rewritten])
-    for (alert, item, _), result in zip(rewritten, outcomes):
+    for (alert, item, new), result in zip(rewritten, outcomes):
         head = f"The comment was edited on the {where} (the wording shown here is the original);"
         if isinstance(result, Exception):
             note = f"{head} the new wording could not be checked automatically: please look at it there."
         elif not result.labels:
             note = f"{head} the new wording no longer raises this concern."
         elif added := [c for c in result.labels if c not in alert.categories]:
+            was = alert.state
+            queued = raise_again(session, rt.alert_env, alert, new, result, rt.clock())
             note = f"{head} the new wording also raises: {', '.join(CATEGORY_TITLES.get(c, c) for c in added)}."
+            if alert.state != was or queued > 0:
+                note += f" The alert is open again ({was} before) and the people routed for it were emailed."
+            log.info("alert %s: an edit added %s; %s email(s) queued", alert.id, ",".join(added), max(queued, 0))
         else:
             note = f"{head} the new wording still raises this concern."
-        _note(session, rt, alert, note)
+        _note(session, rt, alert, note, wording=_wording(new))
 
 
-def _note(session, rt: Runtime, alert: Alert | None, note: str) -> None:
+def _wording(text: str) -> str:
+    """A digest of a wording, to know it was noted already (not the words themselves)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _last_noted_wording(session, alert: Alert) -> str | None:
+    details = session.scalars(select(AuditEvent.detail).where(AuditEvent.alert_id == alert.id,
+                                                              AuditEvent.action == "note")
+                              .order_by(AuditEvent.id.desc()))
+    return next((d["wording"] for d in details if d and d.get("wording")), None)
+
+
+def _note(session, rt: Runtime, alert: Alert | None, note: str, **detail) -> None:
     if alert is not None:
-        audit(session, alert, alert.setting_id, "note", None, rt.clock(), note=note)
+        audit(session, alert, alert.setting_id, "note", None, rt.clock(), note=note, **detail)

@@ -29,7 +29,8 @@ STATES = {"active": ("open", "acknowledged"), "open": ("open",), "acknowledged":
 VIEW_LOG_EVERY = timedelta(hours=1)
 ACTION_NAMES = {"acknowledge": "acknowledged", "acknowledge_again": "acknowledged again", "note": "added a note",
                 "hide": "hid the comment", "hide_refused": "tried to hide (refused)", "hide_failed": "tried to hide (failed)",
-                "close": "closed", "view": "opened", "escalate": "escalated"}
+                "close": "closed", "view": "opened", "escalate": "escalated",
+                "reopened": "raised again (an edit on the platform added a concern)"}
 
 
 def age(now: datetime, then: datetime) -> str:

@@ -107,3 +107,82 @@ def test_an_edit_that_removes_the_concern_and_a_hide_and_a_deletion_are_noted_on
         assert gone.removed_at is not None and gone.is_hidden
     assert notes(sessions, alerts["1000_1_2"])[-1] == "The comment has since been deleted on the Facebook page."
     assert all("Sarah" not in n for a in alerts.values() for n in notes(sessions, a))  # no comment text in notes
+
+
+# -- an edit that adds a concern to an alert someone already has (issue 12 item 3) ------------
+
+PRIVATE = "Amelia in the Rainbow room has autism and needs her medication"
+WORSE = PRIVATE + ". Miss Sarah grabbed her arm and she came home with bruises"
+
+
+def edited_emails(sessions, alert_id):
+    from monitor.core.models import OutboxMessage
+
+    with sessions() as s:
+        return {m.address: m.payload["context"] for m in s.scalars(select(OutboxMessage).where(
+            OutboxMessage.alert_id == alert_id, OutboxMessage.kind == "edited"))}
+
+
+def take(rt, sessions, alert_id, clock, close: bool = False):
+    from alerts.ack import Actor, acknowledge
+    from alerts.outcomes import Closing, close_alert
+    from monitor.core.models import Recipient
+
+    with sessions.begin() as s:
+        alert = s.get(Alert, alert_id)
+        jo = s.scalar(select(Recipient).where(Recipient.email == "manager@example.org"))
+        if close:
+            close_alert(s, rt.alert_env, alert, Actor(jo, None, None), Closing(outcome="handled"), clock())
+        else:
+            acknowledge(s, rt.alert_env, alert, Actor(jo, None, None), "spoke to the parent", clock())
+
+
+@pytest.mark.parametrize("then", ["acknowledged", "closed"])
+def test_an_edit_adding_a_concern_raises_the_alert_again_even_once_someone_has_it(setup, clock, then):
+    page, rt, sessions = setup
+    page.comments["1000_1_1"] = {"message": PRIVATE, "is_hidden": False}
+    assert cycle(rt, clock).alerts == 1
+    with sessions() as s:
+        alert_id = s.scalar(select(Alert.id))
+    take(rt, sessions, alert_id, clock, close=then == "closed")
+    assert rt.alert_env.safeguarding_after < RECHECK_EVERY.total_seconds()
+
+    page.comments["1000_1_1"]["message"] = WORSE
+    cycle(rt, clock)
+    with sessions() as s:
+        alert = s.get(Alert, alert_id)
+        assert alert.state == "open" and alert.closed_at is None and alert.acknowledged_by_id is None
+        assert alert.categories[0] == "safeguarding" and "confidentiality" in alert.categories
+        assert alert.next_escalation_at is not None  # the ladder runs again
+        assert s.scalar(select(Item.text).where(Item.id == alert.item_id)) == PRIVATE  # the record keeps the original
+    emails = edited_emails(sessions, alert_id)
+    assert set(emails) == {"manager@example.org", "dsl@example.org"}  # the DSL for the new concern, the manager again
+    shown = "".join(seg["text"] for seg in emails["dsl@example.org"]["segments"])
+    assert shown == WORSE and emails["dsl@example.org"]["added"][0] == "safeguarding"
+    assert notes(sessions, alert_id)[-1].endswith(f"The alert is open again ({then} before) and the people routed "
+                                                 "for it were emailed.")
+
+    before = len(notes(sessions, alert_id))
+    cycle(rt, clock)  # the platform keeps reporting the same edit against the stored original
+    assert len(notes(sessions, alert_id)) == before and len(edited_emails(sessions, alert_id)) == 2
+    take(rt, sessions, alert_id, clock, close=True)  # and it can be closed again
+    with sessions() as s:
+        assert s.get(Alert, alert_id).state == "closed"
+
+
+def test_the_edit_email_says_what_was_added_and_shows_the_new_wording(setup, clock):
+    from alerts.channels.email.render import render
+    from monitor.core.models import OutboxMessage
+
+    page, rt, sessions = setup
+    page.comments["1000_1_1"] = {"message": PRIVATE, "is_hidden": False}
+    cycle(rt, clock)
+    page.comments["1000_1_1"]["message"] = WORSE
+    cycle(rt, clock)
+    with sessions() as s:
+        payload = s.scalar(select(OutboxMessage.payload).where(OutboxMessage.kind == "edited",
+                                                               OutboxMessage.address == "dsl@example.org"))
+    subject, text, html = render(payload["template"], payload["context"])
+    assert subject.startswith("Re: [nurserywatch] Safeguarding") and "Amelia" not in subject
+    assert "EDITED: the comment was changed on your Facebook page" in text and "now also raises Safeguarding" in text
+    assert "she »came« home with »bruises«" in text and "<strong>Edited:</strong>" in html  # the new wording
