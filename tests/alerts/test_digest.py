@@ -207,3 +207,19 @@ def test_items_that_could_not_be_read_since_the_last_digest_are_counted_per_acco
     polled(world, utc(2026, 11, 25, 7, 28))
     text = run_digest(world.sessions, world.env, world.config.digest, world.clock())[0]
     assert "could not be read" not in text and "All quiet" in text
+
+
+def test_a_new_installation_sends_its_first_digest_at_its_time_listing_the_open_allegation(world):
+    """Issue 12: no "all quiet" at start-up while a staff allegation is open; the first digest
+    goes out at its time and names what is still open."""
+    installed = world.clock()  # 10:00, after today's 07:30
+    world.raise_alert("a member of staff hit my son", [("safeguarding", "high")])
+    assert not digest_due(world.sessions, world.env, world.config.digest, installed, not_before=installed)
+    assert digests(world) == []
+
+    world.clock.set(utc(2026, 11, 24, 7, 31))
+    assert digest_due(world.sessions, world.env, world.config.digest, world.clock(), not_before=installed)
+    by_person = {t.splitlines()[0]: t for t in run_digest(world.sessions, world.env, world.config.digest, world.clock())}
+    dana = by_person["To: Dana Lewis <dana@acorns.example>"]  # the DSL
+    assert "all quiet" not in dana.lower() and "Open, not yet acknowledged (1)" in dana
+    assert "https://watch.acorns.example/a/" in dana
