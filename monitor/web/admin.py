@@ -1,6 +1,7 @@
 """Accounts and delivery, for the admin role: each account's state, last poll
-and last error with a "try again" action, the outbox's state, and a button
-that sends a test email to the person pressing it.
+and last error with a "try again" action, the outbox's state, a channel that
+stopped delivering (a refused SMTP login, a bad certificate) with the fix, and
+a button that sends a test email to the person pressing it.
 
 Admins see no comment text here: outbox rows show kind, address and state,
 never the message.
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from alerts.ack import audit
-from monitor.core.models import Account, AccountState, OutboxMessage, Recipient
+from monitor.core.models import Account, AccountState, DeliveryProblem, OutboxMessage, Recipient
 from monitor.web.auth import actor_for, app_page, check_csrf, need_role, require
 from monitor.web.pages import LinkProblem, WebDeps, in_thread, off_loop, withhold_request
 
@@ -47,10 +48,12 @@ def routes(deps: WebDeps) -> list[Route]:
                 .order_by(OutboxMessage.id.desc()).limit(20)).all()
             last_sent = session.scalar(select(func.max(OutboxMessage.sent_at)).where(
                 OutboxMessage.setting_id == deps.env.setting_id))
+            stopped = session.scalars(select(DeliveryProblem).order_by(DeliveryProblem.channel)).all()
         return app_page(deps, request, who, person, "admin.html", {
             "accounts": [{"a": a, "last_poll": local(a.last_poll_at), "last_ok": local(a.last_success_at)} for a in accounts],
             "counts": counts, "stuck": [{"m": m, "created": local(m.created_at)} for m in stuck],
-            "last_sent": local(last_sent), "flash": flash, "can_test": deps.send_test_alert is not None})
+            "last_sent": local(last_sent), "flash": flash, "can_test": deps.send_test_alert is not None,
+            "stopped": [{"channel": p.channel, "detail": p.detail, "since": local(p.since)} for p in stopped]})
 
     def retry_account(request: Request, form) -> Response:
         who, person = admin(request)

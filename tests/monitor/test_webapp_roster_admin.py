@@ -134,3 +134,17 @@ def test_without_the_running_service_there_is_no_test_alert_button(world):
         sign_in(jo, world, "jo")
         assert "Send a test alert" not in jo.get("/admin").text
         assert post_form(jo, "/admin", "/admin/test-alert").status_code == 409
+
+
+def test_the_admin_page_says_when_delivery_stopped_and_how_to_fix_it(world):
+    from monitor.core.models import DeliveryProblem
+
+    problem = ("SMTP login refused (535 5.7.8 Authentication credentials invalid): check the variables named by "
+               "email.smtp_username_env (NW_USER) and email.smtp_password_env (NW_PASS)")
+    with client_for(world) as jo:
+        sign_in(jo, world, "jo")
+        assert "Delivery stopped" not in jo.get("/admin").text
+        with world.sessions.begin() as s:
+            s.add(DeliveryProblem(channel="email", detail=problem, since=world.clock(), next_probe_at=world.clock()))
+        page = jo.get("/admin").text
+        assert "Delivery stopped (email)" in page and "535 5.7.8" in page and "NW_PASS" in page
