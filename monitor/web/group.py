@@ -28,9 +28,9 @@ from alerts.links import LinkError
 from alerts.visibility import viewers_for
 from monitor.core.models import Account, AccountState, Alert, AlertState, Item, Recipient
 from monitor.core.webmodels import WebSession
-from monitor.web.auth import SESSION_COOKIE, _hash, app_page, checked_form, require
+from monitor.web.auth import SESSION_COOKIE, _hash, app_page, check_csrf, require
 from monitor.web.inbox import age
-from monitor.web.pages import LinkProblem, WebDeps
+from monitor.web.pages import LinkProblem, WebDeps, off_loop
 
 LINK_ACTIONS = {"a": "ack", "h": "hide"}  # first path segment of an email link -> its signed action
 
@@ -88,34 +88,28 @@ def group_view(deps: WebDeps, session, person: Recipient) -> list[dict]:
 
 
 def routes(deps: WebDeps) -> list[Route]:
-    async def group_page(request: Request) -> Response:
+    # plain code run in worker threads (`off_loop`, with the busy-retry helper), as every page
+    def group_page(request: Request, form) -> Response:
         who = require(deps, request)
+        with deps.sessions() as session:
+            person = session.get(Recipient, who.recipient_id)
+            return app_page(deps, request, who, person, "group.html", {"sections": group_view(deps, session, person)})
 
-        def build() -> Response:
-            with deps.sessions() as session:
-                person = session.get(Recipient, who.recipient_id)
-                return app_page(deps, request, who, person, "group.html", {"sections": group_view(deps, session, person)})
-
-        return await run_in_threadpool(build)
-
-    async def open_in_setting(request: Request) -> Response:
+    def open_in_setting(request: Request, form) -> Response:
         """Move the session to the person's row in another setting, then go to `next` there."""
         who = require(deps, request)
-        form = await checked_form(deps, request, who)
+        check_csrf(deps, request, who, form)
         target = int(str(form.get("setting", "0")) or 0)
         alert_id = str(form.get("alert", ""))
-
-        def move() -> None:
-            with deps.sessions.begin() as session:
-                me = session.get(Recipient, who.recipient_id)
-                there = session.scalar(select(Recipient).where(
-                    Recipient.setting_id == target, Recipient.email == me.email, Recipient.active.is_(True)))
-                if there is None or target not in deps.setting_ids:
-                    raise LinkProblem(404, "Not one of your settings", "Go back to All settings.")
-                row = session.get(WebSession, who.session_id)
-                row.setting_id, row.recipient_id = target, there.id
-
-        await run_in_threadpool(move)
+        with deps.sessions.begin() as session:
+            me = session.get(Recipient, who.recipient_id)
+            there = session.scalar(select(Recipient).where(
+                Recipient.setting_id == target, Recipient.email == me.email, Recipient.active.is_(True)))
+            if there is None or target not in deps.setting_ids:
+                raise LinkProblem(404, "Not one of your settings", "Go back to All settings.")
+            row = session.get(WebSession, who.session_id)
+            row.setting_id, row.recipient_id = target, there.id
         return RedirectResponse(f"/alerts/{int(alert_id)}" if alert_id.isdigit() else "/alerts", status_code=303)
 
-    return [Route("/group", group_page, methods=["GET"]), Route("/group/open", open_in_setting, methods=["POST"])]
+    return [Route("/group", off_loop(group_page), methods=["GET"]),
+            Route("/group/open", off_loop(open_in_setting), methods=["POST"])]
