@@ -66,3 +66,38 @@ class Keywords:
             out.append(Classification(labels=("safeguarding",),
                                       findings=(Finding("safeguarding", "high", 0.9, ev, "test"),)))
         return out
+
+
+def write_config(tmp_path, db_url: str, smtp_port: int | None = None, login: bool = False,
+                 web_port: int | None = None, poll_every: str | None = None) -> str:
+    """A one-setting config file: the demo page, a manager and a DSL, mail to files (or to a
+    local SMTP server on `smtp_port`, with a login from the environment if `login`)."""
+    smtp = f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\nsmtp_starttls = false\n' if smtp_port else ""
+    if login:
+        smtp += 'smtp_username_env = "NW_SMTP_USER"\nsmtp_password_env = "NW_SMTP_PASS"\n'
+    web = f'[web]\nlisten = "127.0.0.1:{web_port}"\nbase_url = "http://127.0.0.1:{web_port}"\n' if web_port else ""
+    every = f'poll_every = "{poll_every}"\n' if poll_every else ""
+    path = tmp_path / "nursery.toml"
+    path.write_text(f"""
+[setting]
+name = "Willowbrook Day Nursery"
+[database]
+url = "{db_url}"
+{web}[email]
+from = "nurserywatch@example.org"
+outbox_dir = "{tmp_path}/outbox"
+{smtp}
+[[recipients]]
+name = "Jo Manager"
+email = "manager@example.org"
+roles = ["manager"]
+[[recipients]]
+name = "Sam Lead"
+email = "dsl@example.org"
+roles = ["dsl"]
+[[accounts]]
+platform = "demo"
+id = "page"
+{every}options = {{ per_cycle = 100 }}
+""")
+    return str(path)

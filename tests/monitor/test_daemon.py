@@ -10,36 +10,12 @@ import httpx
 
 from monitor import cli
 from tests.conftest import free_port
+from tests.monitor.helpers import write_config as write_demo_config
 
 
 def write_config(tmp_path, port: int) -> str:
-    path = tmp_path / "nursery.toml"
-    path.write_text(f"""
-[setting]
-name = "Willowbrook Day Nursery"
-[database]
-url = "sqlite:///{tmp_path}/nw.db"
-[web]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}"
-[email]
-from = "nurserywatch@example.org"
-outbox_dir = "{tmp_path}/outbox"
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-[[accounts]]
-platform = "demo"
-id = "page"
-poll_every = "10s"
-options = {{ per_cycle = 100 }}
-""")
-    return str(path)
+    """The daemon's config: SQLite in tmp_path, pages on `port`, the demo page every 10 s."""
+    return write_demo_config(tmp_path, f"sqlite:///{tmp_path}/nw.db", web_port=port, poll_every="10s")
 
 
 def test_run_once_does_one_cycle_and_exits(tmp_path, capsys):

@@ -20,37 +20,8 @@ from monitor.core.settings import load_config
 from monitor.lease import DatabaseLease
 from monitor.runtime import build_runtime, utcnow
 from monitor.web import WebDeps, create_app
+from tests.monitor.helpers import write_config
 from tests.monitor.test_web import AppClient
-
-
-def write_config(tmp_path, db_url: str, smtp_port: int | None = None, login: bool = False) -> str:
-    smtp = f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\nsmtp_starttls = false\n' if smtp_port else ""
-    if login:
-        smtp += 'smtp_username_env = "NW_SMTP_USER"\nsmtp_password_env = "NW_SMTP_PASS"\n'
-    path = tmp_path / "nursery.toml"
-    path.write_text(f"""
-[setting]
-name = "Willowbrook Day Nursery"
-[database]
-url = "{db_url}"
-[email]
-from = "nurserywatch@example.org"
-outbox_dir = "{tmp_path}/outbox"
-{smtp}
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-[[accounts]]
-platform = "demo"
-id = "page"
-options = {{ per_cycle = 100 }}
-""")
-    return str(path)
 
 
 class Failing:
