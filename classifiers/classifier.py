@@ -16,6 +16,7 @@ Post-processing order (documented in docs/classifier.md):
 from __future__ import annotations
 
 import threading
+from itertools import islice
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -37,14 +38,16 @@ from .detectors.pii import PiiDetector
 from .detectors.rules import LexiconDetector
 from .combine import RULES_ONLY_THRESHOLD, Combiner
 from .corrections import Corrections
+from .fastcat import FastTextcat
 from .language import LanguageGuesser
-from .lexicon import word_classes
+from .lexicon import MatcherGroup, word_classes
 from .thread import ThreadReader
 from .thread_input import bound
 
 MODEL_DIR = Path(__file__).parent / "model"
 NORMALISER = "nurserywatch_normalise"
 MIN_EVIDENCE = 0.15  # hits below this after context are not shown as evidence
+WEIGHT_CACHE_SIZE = 100_000  # words whose textcat weights are kept (a few MB)
 
 
 def make_nlp(model_dir: Path | None = MODEL_DIR) -> Language:
@@ -112,12 +115,22 @@ class Classifier:
         ]
         self.foreign = LexiconDetector("foreign_rules", "foreign.toml", self.nlp, classes)
         self.linker = NamedConcernLinker()
+        # the lexicons every comment needs, matched in one pass (lexicon.MatcherGroup)
+        self.matchers = MatcherGroup([d.matcher for d in self.detectors if isinstance(d, (LexiconDetector, SensitiveLinkDetector))]
+                                     + [self.context.benign_matcher, self.context.hyp])
         self.thread = ThreadReader(self.nlp, classes, [setting.name, *setting.aliases], self._rules_alone)
         combiner_path = Path(model_dir) / "combiner.json" if model_dir else None
         options = options or ClassifierConfig()
         self.fitted = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
         self.combiner = self.fitted.for_sensitivity(options.sensitivity, options.thresholds)
         self.corrections = corrections or Corrections()
+        self._weights_cache: dict[int, numpy.ndarray] = {}
+        fastcat = FastTextcat(self.nlp.get_pipe("textcat_multilabel")) if self.has_model else None
+        # the shipped model's scores without spaCy's feature layer; only the textcat may follow the normaliser
+        self.fastcat = fastcat if fastcat is not None and fastcat.applies \
+            and self.nlp.pipe_names == [NORMALISER, "textcat_multilabel"] else None
+        self._label_index = {lab: j for j, lab in enumerate(self.nlp.get_pipe("textcat_multilabel").labels)} \
+            if self.has_model else {}
 
     # -- public API ---------------------------------------------------------
     def classify(self, text: str, platform: str | None = None, rating: int | None = None, *,
@@ -136,13 +149,21 @@ class Classifier:
     def docs(self, texts: Sequence[str]) -> Iterator[Doc]:
         """The pipeline, run by hand: tokenise, normalise with the raw text at hand (the
         normaliser's first look reads the string; rebuilding it from the Doc costs more than
-        tokenising), then the textcat in batches."""
+        tokenising), then the textcat in batches (fastcat.py when the model allows)."""
         normalise = self.nlp.get_pipe(NORMALISER)
         docs: Iterable[Doc] = (normalise.apply(self.nlp.make_doc(t), t) for t in texts)
+        if self.fastcat is not None:
+            return self._fast_docs(docs)
         for name, proc in self.nlp.pipeline:
             if name != NORMALISER:
                 docs = proc.pipe(docs, batch_size=256) if hasattr(proc, "pipe") else map(proc, docs)
         return iter(docs)
+
+    def _fast_docs(self, docs: Iterable[Doc]) -> Iterator[Doc]:
+        it = iter(docs)
+        while batch := list(islice(it, 256)):
+            self.fastcat.set_cats(batch)
+            yield from batch
 
     def learn(self, comments: Sequence[Comment | tuple], labels: Sequence[Iterable[str]]) -> Corrections:
         """The setting's corrections (corrections.py) from comments people labelled with the labels
@@ -161,8 +182,10 @@ class Classifier:
         a = Analysis(text=text, doc=doc, platform=platform, rating=rating)
         a.tokens = toks = list(doc)  # Token objects are made once per comment, then shared
         a.norms = [t.norm_ for t in toks]
-        a.lowers = [t.lower_ for t in toks]
+        a.lowers = lowers = [t.lower_ for t in toks]
+        a.alpha = [w for w in lowers if w.isalpha()]
         a.sent_ids = _sentence_ids(a.norms)
+        a.matches = self.matchers(a.norms)
         a.lang = self.language.guess(a)
         a.mentions = self.names.find(a)
         hits: list[Hit] = []
@@ -189,7 +212,7 @@ class Classifier:
         """What the combiner reads besides scores: benign-context damping per label, "foreign", "short"."""
         out = self.context.damping(a)
         out["foreign"] = 0.0 if a.lang in ("en", "und") else 1.0
-        out["short"] = 1.0 if sum(w.isalpha() for w in a.lowers) <= 3 else 0.0
+        out["short"] = 1.0 if len(a.alpha) <= 3 else 0.0
         return out
 
     def judge_parts(self, doc: Doc, c: Comment) -> tuple[Analysis, list[Hit], dict[str, float], dict[str, float]]:
@@ -225,8 +248,7 @@ class Classifier:
     def _score(self, doc: Doc, c: Comment):
         a, hits, rules, signals = self.judge_parts(doc, c)
         # 4. model (not for text without a single word: its output would be the label prior)
-        has_words = any(w.isalpha() for w in a.lowers)
-        model = {lab: float(doc.cats.get(lab, 0.0)) for lab in CATEGORIES} if self.has_model and has_words else None
+        model = {lab: float(doc.cats.get(lab, 0.0)) for lab in CATEGORIES} if self.has_model and a.alpha else None
         scores = {lab: self.combiner.score(lab, rules, model, c.rating, signals) for lab in CATEGORIES}  # 5. combine
         return a, hits, rules, model, scores, signals
 
@@ -273,6 +295,21 @@ class Classifier:
         severity = _severity(cat, score, mine, a)
         return Finding(cat, severity, min(1.0, score), tuple(evidence), "+".join(detectors) or "model")
 
+    def _word_weights(self, keys: list[int]) -> list[numpy.ndarray]:
+        """Each word's own weights (per label, bias removed) in the linear textcat, looked up once per
+        word and kept: the model's weights do not change while it is loaded."""
+        cache = self._weights_cache
+        missing = list(dict.fromkeys(k for k in keys if k not in cache))
+        if missing:
+            if len(cache) > WEIGHT_CACHE_SIZE:
+                cache.clear()
+            linear = self.nlp.get_pipe("textcat_multilabel").model.get_ref("output_layer")
+            n = len(missing)
+            rows = linear.predict((numpy.array(missing, dtype="uint64"), numpy.ones(n, dtype="float32"),
+                                   numpy.ones(n, dtype="int32"))) - linear.get_param("b")
+            cache.update(zip(missing, rows))
+        return [cache[k] for k in keys]
+
     def _model_evidence(self, a: Analysis, cat: str, base: float) -> list[Evidence]:
         """The words the model leaned on: each word's weight for this label in the linear model.
 
@@ -286,13 +323,8 @@ class Classifier:
         cands = [t for t in a.tokens if _is_content_word(t)][:80]
         if not cands:
             return [whole]
-        textcat = self.nlp.get_pipe("textcat_multilabel")
-        linear = textcat.model.get_ref("output_layer")
-        j = list(textcat.labels).index(cat)
-        keys = numpy.array([t.norm for t in cands], dtype="uint64")
-        ones = numpy.ones(len(keys), dtype="float32")
-        scores = linear.predict((keys, ones, numpy.ones(len(keys), dtype="int32")))
-        contrib = scores[:, j] - linear.get_param("b")[j]
+        j = self._label_index[cat]
+        contrib = numpy.array([row[j] for row in self._word_weights([t.norm for t in cands])], dtype="float32")
         order = numpy.argsort(-contrib)[:3]
         out = []
         for k in order:

@@ -39,26 +39,25 @@ class ContextRules:
         The benign contexts are also kept on the analysis (`analysis.benign`):
         the combiner reads them to damp the model too, which no rule hit shows.
         """
-        doc = analysis.doc
         benign_found: dict[str, tuple[int, int]] = {}
-        for bid, s, e in sorted(self.benign_matcher(analysis.norms), key=lambda m: m[1]):
-            if not self._negated(doc, analysis.norms, s):  # "no accident form" is not a handled accident
+        for bid, s, e in sorted(analysis.match(self.benign_matcher), key=lambda m: m[1]):
+            if not self._negated(analysis, s):  # "no accident form" is not a handled accident
                 benign_found.setdefault(bid, (s, e))
         analysis.benign = benign_found
         if not hits:
             return list(benign_found)
-        hyp_starts = sorted({s for _, s, _ in self.hyp(analysis.norms)})
+        hyp_starts = sorted({s for _, s, _ in analysis.match(self.hyp)})
         for h in hits:  # negation and hypotheticals first: they decide which rules really fired
             h.final = h.score
             if h.detector == "pii":
                 continue  # a phone number is a phone number, whatever surrounds it
-            self._negation(doc, analysis.norms, h)
+            self._negation(analysis, h)
             if h.label in self.hyp_labels:
                 sent = analysis.sent_of(h.start_tok)
                 for s in hyp_starts:
                     if s < h.start_tok and analysis.sent_of(s) == sent:
                         h.final *= self.hyp_factor
-                        h.cues.append(f"hypothetical '{doc[s].text}'")
+                        h.cues.append(f"hypothetical '{analysis.tokens[s].text}'")
                         break
         fired = {h.rule for h in hits if h.value >= 0.5}
         for h in hits:
@@ -75,7 +74,7 @@ class ContextRules:
                 if fired & set(b.get("unless_rules", ())):
                     continue  # "bruise ... nobody told me": the handled-accident reading is out
                 h.final *= float(b["factor"])
-                h.cues.append(f"{bid} '{doc[s:e].text}'")
+                h.cues.append(f"{bid} '{analysis.span_text(s, e)}'")
         return list(benign_found)
 
     def damping(self, analysis: Analysis) -> dict[str, float]:
@@ -87,20 +86,21 @@ class ContextRules:
                 out[label] = max(out.get(label, 0.0), 1.0 - float(b["factor"]))
         return out
 
-    def _negated(self, doc, norms: list[str], start: int) -> int | None:
+    def _negated(self, analysis: Analysis, start: int) -> int | None:
         """Index of a negation cue governing the word at `start`, if any."""
+        norms, toks = analysis.norms, analysis.tokens
         lo = max(0, start - self.neg_window)
         # a negation inside the match itself ("not fed") is part of the pattern
         for i in range(start - 1, lo - 1, -1):
             norm = norms[i]
-            if norm in self.neg_breakers or doc[i].is_punct:
+            if norm in self.neg_breakers or toks[i].is_punct:
                 return None
             if norm in self.neg_cues:
                 return i
         return None
 
-    def _negation(self, doc, norms: list[str], h: Hit) -> None:
-        i = self._negated(doc, norms, h.start_tok)
+    def _negation(self, analysis: Analysis, h: Hit) -> None:
+        i = self._negated(analysis, h.start_tok)
         if i is not None:
             h.final *= self.neg_factor
-            h.cues.append(f"negation '{doc[i].text}'")
+            h.cues.append(f"negation '{analysis.tokens[i].text}'")

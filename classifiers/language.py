@@ -28,16 +28,16 @@ class LanguageGuesser:
 
     def guess(self, a: Analysis) -> str:
         """'en', 'pl', 'ro', 'ur' or 'und' (no words to judge)."""
-        words = [w for w in a.lowers if w.isalpha()]
+        words = a.alpha
         if not words:
             return "und"
-        en = sum(w in _EN_STOP for w in words)
+        en = sum(map(_EN_STOP.__contains__, words))
         if en >= 2 and en * 4 >= len(words) and a.text.isascii():
             return "en"  # the common case, decided without the per-language counts
         text = a.text.lower()
         best, best_score = "en", en * 1.0
         for code, _name, letters, markers, script in self.langs:
-            score = sum(w in markers for w in words) * 1.0
+            score = sum(map(markers.__contains__, words)) * 1.0
             if letters and not letters.isdisjoint(text):
                 score += 1.5 * sum(text.count(c) for c in letters)  # str.count: no Python loop per character
             if script is not None and script.search(text):

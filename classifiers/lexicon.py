@@ -16,7 +16,7 @@ token's normalised lower-case form (spaCy NORM: "didn't" -> "do", "not"):
 
 Rules are tables with `id`, `label`, `score` (0..1, how sure the pattern alone
 makes us), optional `severity` and `patterns`. Loading compiles them into one
-`LexiconMatcher` per file; the match key is the rule id, so every finding names
+`LexiconMatcher` (matcher.py) per file; the match key is the rule id, so every finding names
 the rule that produced it.
 """
 from __future__ import annotations
@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from spacy.language import Language
+
+from .matcher import LexiconMatcher, MatcherGroup, Step  # noqa: F401  (re-exported: the matcher of these rules)
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 
@@ -94,7 +96,6 @@ def inflect(word: str) -> list[str]:
     return sorted(forms)
 
 
-Step = tuple  # (words: frozenset[str] | None for any word, min repeats, max repeats)
 
 
 class PatternCompiler:
@@ -161,77 +162,6 @@ class PatternCompiler:
         if steps[0][0] is None:
             raise ValueError(f"pattern {line!r}: cannot start with _ or ..")
         return steps
-
-
-class LexiconMatcher:
-    """Matches compiled patterns against a doc's NORM strings.
-
-    Patterns are indexed by the words their first step accepts, so each token
-    only tries the few patterns that can start there; the rest of a pattern is a
-    short backtracking walk. (spaCy's Matcher evaluates every predicate on every
-    token, which is ~20x slower with a few thousand patterns.)
-    """
-
-    def __init__(self) -> None:
-        self.index: dict[str, list[tuple[str, tuple[Step, ...]]]] = {}
-        self.firsts: frozenset[str] = frozenset()
-
-    def add(self, key: str, patterns: list[list[Step]]) -> None:
-        for steps in patterns:
-            for variant in _required_first(steps):
-                first = variant[0][0]
-                for word in first:
-                    self.index.setdefault(word, []).append((key, tuple(variant[1:])))
-        self.firsts = frozenset(self.index)
-
-    def __call__(self, norms: list[str]) -> list[tuple[str, int, int]]:
-        """(key, start, end) with the longest end per key and start."""
-        present = self.firsts.intersection(norms)  # most comments start few patterns: skip the rest fast
-        if not present:
-            return []
-        found: dict[tuple[str, int], int] = {}
-        index = self.index
-        n = len(norms)
-        for i, word in enumerate(norms):
-            if word not in present:
-                continue
-            cands = index[word]
-            for key, rest in cands:
-                end = _walk(norms, rest, 0, i + 1, n) if rest else i + 1
-                if end > 0 and end > found.get((key, i), 0):
-                    found[(key, i)] = end
-        return [(key, start, end) for (key, start), end in found.items()]
-
-
-def _required_first(steps: list[Step]) -> list[list[Step]]:
-    if steps[0][1] >= 1:
-        first = steps[0]
-        return [[(first[0], 1, 1)] + ([(first[0], first[1] - 1, first[2] - 1)] if first[2] > 1 else []) + steps[1:]]
-    # optional first word: with it, or without it
-    return _required_first([(steps[0][0], 1, 1)] + steps[1:]) + _required_first(steps[1:])
-
-
-def _walk(norms: list[str], steps: tuple[Step, ...], k: int, pos: int, n: int) -> int:
-    """Longest end position matching steps[k:] from pos, or -1."""
-    if k == len(steps):
-        return pos
-    words, lo, hi = steps[k]
-    best = -1
-    # take `lo` required repeats, then try 0..(hi-lo) more, longest overall wins
-    p = pos
-    for _ in range(lo):
-        if p >= n or (words is not None and norms[p] not in words):
-            return -1
-        p += 1
-    for extra in range(hi - lo + 1):
-        if extra:
-            if p >= n or (words is not None and norms[p] not in words):
-                break
-            p += 1
-        end = _walk(norms, steps, k + 1, p, n)
-        if end > best:
-            best = end
-    return best
 
 
 def build_matcher(nlp: Language, rules: list[Rule], classes: dict[str, list[str]]) -> LexiconMatcher:

@@ -89,13 +89,13 @@ class ThreadReader:
                 concern[label] = max(concern.get(label, 0.0), min(v, 2.0))
         signals = {f"thread_{label}": v for label, v in concern.items()}
         cue = min(self.echo(a.norms), key=lambda m: m[1], default=None)
-        if cue is not None and cue[1] > 3 and sum(w.isalpha() for w in a.lowers) > SHORT_REPLY:
+        if cue is not None and cue[1] > 3 and len(a.alpha) > SHORT_REPLY:
             cue = None  # "this" deep inside a long comment is not pointing back
         signals["echo"] = 1.0 if cue is not None else 0.0
         if cue is None:
             return [], signals
-        span = a.doc[cue[1]:cue[2]]
-        hits = [Hit("thread", f"echoes_{label}", label, span.start_char, span.end_char, ECHO_SCORE,
+        start_char, end_char = a.chars(cue[1], cue[2])
+        hits = [Hit("thread", f"echoes_{label}", label, start_char, end_char, ECHO_SCORE,
                     "high" if label == "safeguarding" else "medium", ECHO_REASONS[label], cue[1], cue[2])
                 for label, v in concern.items() if v >= 1.0]
         return hits, signals

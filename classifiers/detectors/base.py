@@ -90,6 +90,24 @@ class Analysis:
     lowers: list[str] = field(default_factory=list)
     sent_ids: list[int] = field(default_factory=list)
     benign: dict[str, tuple[int, int]] = field(default_factory=dict)  # benign contexts found (context.py)
+    matches: dict = field(default_factory=dict)  # LexiconMatcher -> its matches, run together (lexicon.MatcherGroup)
+    alpha: list[str] = field(default_factory=list)  # the lower-case forms of the alphabetic tokens
+
+    def chars(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets of tokens start..end-1 (what `doc[start:end]` would give, without making a Span)."""
+        if end <= start:
+            return self.doc[start:end].start_char, self.doc[start:end].end_char
+        last = self.tokens[end - 1]
+        return self.tokens[start].idx, last.idx + len(last)
+
+    def span_text(self, start: int, end: int) -> str:
+        s, e = self.chars(start, end)
+        return self.text[s:e]
+
+    def match(self, matcher) -> list[tuple[str, int, int]]:
+        """`matcher`'s (key, start, end) matches on this comment: from the classifier's one pass, or run now."""
+        found = self.matches.get(matcher)
+        return matcher(self.norms) if found is None else found
 
     def sent_of(self, token_index: int) -> int:
         if not self.sent_ids:
@@ -104,15 +122,15 @@ class Detector(Protocol):
     def detect(self, analysis: Analysis) -> list[Hit]: ...
 
 
-def hit_from_span(detector: str, rule, doc: Doc, start: int, end: int, score: float | None = None,
+def hit_from_span(detector: str, rule, analysis: Analysis, start: int, end: int, score: float | None = None,
                   label: str | None = None) -> Hit:
-    span = doc[start:end]
+    start_char, end_char = analysis.chars(start, end)
     return Hit(
         detector=detector,
         rule=rule.id,
         label=label or rule.label,
-        start_char=span.start_char,
-        end_char=span.end_char,
+        start_char=start_char,
+        end_char=end_char,
         score=rule.score if score is None else score,
         severity=rule.severity,
         note=rule.note,

@@ -49,20 +49,19 @@ class SensitiveLinkDetector:
         return any(w in _POSSESSIVE and nxt in self.child_words for w, nxt in zip(words, words[1:]))
 
     def detect(self, analysis: Analysis) -> list[Hit]:
-        doc = analysis.doc
         hits: list[Hit] = []
         named = [m for m in analysis.mentions if m.kind not in ("room", "setting")]
-        for rule_id, start, end in self.matcher(analysis.norms):
+        for rule_id, start, end in analysis.match(self.matcher):
             rule = self.rules[rule_id]
             kinds = _ABOUT[rule.extra.get("about", "any")]
             who = self._nearest(analysis, start, end, kinds) if named else None
             if who is not None:
                 score = rule.score if who.source != "list" else rule.score * 0.85
-                hit = hit_from_span(self.name, rule, doc, start, end, score)
+                hit = hit_from_span(self.name, rule, analysis, start, end, score)
                 hit.link(who)
                 hits.append(hit)
             elif rule.extra.get("unnamed_score", 0) and self._child_ref(analysis, start):
-                hits.append(hit_from_span(self.name, rule, doc, start, end, float(rule.extra["unnamed_score"])))
+                hits.append(hit_from_span(self.name, rule, analysis, start, end, float(rule.extra["unnamed_score"])))
         return hits
 
 

@@ -22,4 +22,4 @@ class RatingDetector:
         # evidence with no span: the stars are not words to highlight
         return [Hit(self.name, f"stars_{analysis.rating}", "criticism", 0, 0, score,
                     "medium" if analysis.rating <= 2 else "low",
-                    f"a {analysis.rating}-star review", 0, len(analysis.doc))]
+                    f"a {analysis.rating}-star review", 0, len(analysis.tokens))]

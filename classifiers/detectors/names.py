@@ -98,21 +98,19 @@ class NameFinder:
 
     # -- mentions -----------------------------------------------------------
     def find(self, a: Analysis) -> list[Mention]:
-        doc = a.doc
         found: list[Mention] = []
         taken: set[int] = set()
-        for match_id, start, end in sorted(self.matcher(doc), key=lambda m: (m[1], -(m[2] - m[1]))):
+        for match_id, start, end in sorted(self.matcher(a.doc), key=lambda m: (m[1], -(m[2] - m[1]))):
             if any(i in taken for i in range(start, end)):
                 continue
             kind, full, source = self.entries[self._strings[match_id]]
-            span = doc[start:end]
             if end - start == 1 and kind not in ("room", "setting"):
                 tok = a.tokens[start]
                 if not tok.is_title and not tok.is_upper and tok.lower_ in self.not_names:
                     continue  # "poppy" the flower, "will" the verb
-            if kind in ("room", "setting") and end - start == 1 and not span.text[:1].isupper():
+            if kind in ("room", "setting") and end - start == 1 and not a.tokens[start].text[:1].isupper():
                 continue  # "acorns" as a word, not the Acorns room
-            found.append(Mention(start, end, kind, full, source, span.start_char, span.end_char))
+            found.append(Mention(start, end, kind, full, source, *a.chars(start, end)))
             taken.update(range(start, end))
         found.extend(self._unknown(a, taken))
         found.sort(key=lambda m: m.start)
@@ -120,7 +118,7 @@ class NameFinder:
 
     def _unknown(self, a: Analysis, taken: set[int]) -> list[Mention]:
         out: list[Mention] = []
-        doc, toks, lowers = a.doc, a.tokens, a.lowers
+        toks, lowers = a.tokens, a.lowers
         n = len(toks)
         i = 0
         while i < n:
@@ -151,8 +149,7 @@ class NameFinder:
                         and not nxt.is_stop and len(nxt) > 1 and (cap or source != "list"):
                     end += 1
                     full = True
-            span = doc[i:end]
-            out.append(Mention(i, end, kind, full, source, span.start_char, span.end_char))
+            out.append(Mention(i, end, kind, full, source, *a.chars(i, end)))
             taken.update(range(i, end))
             i = end
         return out

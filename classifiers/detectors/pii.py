@@ -71,12 +71,13 @@ class PiiDetector:
                 hits.append(Hit(self.name, pid, "confidentiality", s, e, float(raw["score"]),
                                 raw.get("severity", "medium"), raw.get("note", "")))
                 covered.append((s, e))
-        _attach_tokens(analysis, hits)
+        if hits:
+            _attach_tokens(analysis, hits)
         return hits
 
 
 def _attach_tokens(analysis: Analysis, hits: list[Hit]) -> None:
-    starts = [t.idx for t in analysis.doc]
+    starts = [t.idx for t in analysis.tokens]
     for h in hits:
         h.start_tok = max(0, bisect_right(starts, h.start_char) - 1)
         h.end_tok = max(h.start_tok + 1, bisect_right(starts, max(h.start_char, h.end_char - 1)))

@@ -17,9 +17,8 @@ class LexiconDetector:
         self.matcher = build_matcher(nlp, list(self.rules.values()), classes)
 
     def detect(self, analysis: Analysis) -> list[Hit]:
-        doc = analysis.doc
         hits: list[Hit] = []
-        for rule_id, start, end in self.matcher(analysis.norms):
+        for rule_id, start, end in analysis.match(self.matcher):
             rule = self.rules[rule_id]
-            hits.append(hit_from_span(self.name, rule, doc, start, end))
+            hits.append(hit_from_span(self.name, rule, analysis, start, end))
         return hits
