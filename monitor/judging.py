@@ -1,8 +1,5 @@
-"""Classify stored items in batches, so that one bad comment cannot stop the rest.
-
-A batch is classified in one call; if that call raises, each comment is tried
-on its own, and the ones that still fail come back as the exception, for the
-caller to report (`classify`) or mark for a human (the pipeline).
+"""Classify stored items in batches, so that one bad comment cannot stop the rest
+(`classify_each`, monitor/batch_classify.py).
 
 `classify_pending` is the pipeline's classify-and-alert stage. Its cost is
 per batch, not per item: one query loads the batch (plain rows with the
@@ -30,33 +27,14 @@ from alerts.service import create_alert
 from monitor.core import progress
 from monitor.core.models import Finding, Item, Recipient
 from monitor.core.types import Classification, CycleReport
-from monitor.long_text import classify_long_aware
+from monitor.batch_classify import classify_each
 from monitor.phrase_rules import PhraseRules
 from monitor.roster import refresh_classifier
 from monitor.threads import classifier_inputs
 
 log = logging.getLogger(__name__)
 
-Input = tuple  # (text, platform[, rating[, thread[, is_setting[, author]]]]), as classify_batch takes them
 BATCH = 500
-
-
-def classify_each(classifier, items: Sequence[Input]) -> list[Classification | Exception]:
-    """Classifications in order; a text over 1,000,000 characters is read by its start and end
-    (`monitor.long_text`); an item the classifier still fails on comes back as its exception."""
-    if not items:
-        return []
-    try:
-        return classify_long_aware(classifier.classify_batch, list(items))
-    except Exception:
-        log.warning("classifier failed on a batch of %s; retrying one by one", len(items))
-    out: list[Classification | Exception] = []
-    for item in items:
-        try:
-            out.append(classify_long_aware(classifier.classify_batch, [item])[0])
-        except Exception as err:  # noqa: BLE001 - reported per item by the caller
-            out.append(err)
-    return out
 
 
 def unjudged(err: Exception) -> Classification:

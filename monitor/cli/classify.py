@@ -6,6 +6,10 @@ One JSON object per input line, `{"id", "text", "platform"?, "rating"?,
 first: strings or `{"text", "author"?, "is_setting"?}` objects (only the post
 and the last few are read). A line that cannot be read gets an `"error"` on its
 own line and the rest go on; the exit status says whether any failed.
+
+Scripts start it once per batch, so `nurserywatch classify` starts through
+`main` here (monitor/cli/main.py sends it straight here): only the classifier
+and the settings are imported, not every other command's modules.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from classifiers.thread_input import ThreadError, parse_thread
 from monitor.core.group import load_setting
 from monitor.core.settings import add_config_option
 from monitor.core.types import Comment
-from monitor.judging import classify_each
+from monitor.batch_classify import classify_each
 
 
 def _parse_line(line: str) -> tuple[str | None, Comment | None, str | None]:
@@ -96,8 +100,30 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+HELP = ("classify JSON Lines from stdin: {\"id\", \"text\", \"platform\"?, \"rating\"?, "
+        "\"thread\"?, \"is_setting\"?, \"author\"?} per line")
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("classify", help="classify JSON Lines from stdin: {\"id\", \"text\", \"platform\"?, \"rating\"?, "
-                                              "\"thread\"?, \"is_setting\"?, \"author\"?} per line")
+    p = subparsers.add_parser("classify", help=HELP)
     add_config_option(p)
     p.set_defaults(func=cmd_classify)
+
+
+def main(argv: list[str]) -> int:
+    """`nurserywatch classify ARGS`, started without the other commands (the same options and exit
+    codes; `nurserywatch -v classify` takes the long way, with every command)."""
+    from monitor.core.settings import ConfigError
+    from monitor.logs import configure_logging
+
+    parser = argparse.ArgumentParser(prog="nurserywatch classify", description=HELP)
+    add_config_option(parser)
+    args = parser.parse_args(argv)
+    configure_logging(False)
+    try:
+        return cmd_classify(args)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2  # monitor.cli.main.EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130

@@ -6,16 +6,6 @@ import asyncio
 import logging
 import sys
 
-from alerts.channels import channel_problems
-from alerts.cli import register as register_alert_commands
-from classifiers.cli import register as register_classifier_commands
-from connectors.cli import register as register_account_commands
-from monitor.accounts.cli import register as register_accounts
-from monitor.cli.backup import register as register_backup
-from monitor.cli.classify import register as register_classify
-from monitor.cli.digest import register as register_digest
-from monitor.cli.feedback import register as register_train_feedback
-from monitor.cli.privacy import register as register_privacy
 from monitor.core.group import PER_SETTING, Group, load_group
 from monitor.core.progress import shown as progress_shown
 from monitor.core.settings import ConfigError, add_config_option
@@ -23,14 +13,27 @@ from monitor.logs import REDACTOR, configure_logging, personal_names, use_format
 
 log = logging.getLogger("nurserywatch")
 
-# Every command is imported by name. The stages contribute the commands that
-# need only themselves and the core; the application adds those that join
-# stages (run, demo, classify, digest).
-COMMAND_GROUPS = (
-    register_classify, register_classifier_commands, register_account_commands,
-    register_alert_commands, register_digest, register_accounts, register_backup, register_privacy,
-    register_train_feedback,  # adds --with-feedback to the classifiers' `train`, so after them
-)
+
+def command_groups() -> tuple:
+    """Every command is imported by name. The stages contribute the commands that
+    need only themselves and the core; the application adds those that join
+    stages (run, demo, classify, digest). Imported when the parser is built, so
+    that `classify` (main, below) starts without them."""
+    from alerts.cli import register as register_alert_commands
+    from classifiers.cli import register as register_classifier_commands
+    from connectors.cli import register as register_account_commands
+    from monitor.accounts.cli import register as register_accounts
+    from monitor.cli.backup import register as register_backup
+    from monitor.cli.classify import register as register_classify
+    from monitor.cli.digest import register as register_digest
+    from monitor.cli.feedback import register as register_train_feedback
+    from monitor.cli.privacy import register as register_privacy
+
+    return (
+        register_classify, register_classifier_commands, register_account_commands,
+        register_alert_commands, register_digest, register_accounts, register_backup, register_privacy,
+        register_train_feedback,  # adds --with-feedback to the classifiers' `train`, so after them
+    )
 
 
 # `run` exit codes (README "Running it from cron"): cron and systemd can tell what went wrong.
@@ -119,6 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def readiness_problems(group: Group, channels: bool = True) -> dict[str, list[str]]:
     """What stops each file of a group from running, by file (a shared section's once, under the group file)."""
+    from alerts.channels import channel_problems
+
     out: dict[str, list[str]] = {}
     for config in group.configs:
         for p in config.check_runnable() + (channel_problems(config) if channels else []):
@@ -200,12 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_option(up, one_setting=False)
     up.set_defaults(func=cmd_db_upgrade)
 
-    for register in COMMAND_GROUPS:
+    for register in command_groups():
         register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["classify"]:  # a filter scripts start once per batch: skip importing every other command
+        from monitor.cli.classify import main as classify_main
+
+        return classify_main(args[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)

@@ -17,8 +17,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -122,6 +120,9 @@ class DatabaseConfig(_Section):
     def _supported(cls, v: str) -> str:
         if not v.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("use a sqlite:/// path or a postgresql:// URL")
+        from sqlalchemy.engine import make_url  # here: `classify` reads settings and starts faster without SQLAlchemy
+        from sqlalchemy.exc import ArgumentError
+
         try:
             make_url(v)
         except ArgumentError:
@@ -132,6 +133,8 @@ class DatabaseConfig(_Section):
     @property
     def in_memory(self) -> bool:
         """An SQLite database in memory: it would forget every alert, cursor and acknowledgement at exit."""
+        from sqlalchemy.engine import make_url
+
         u = make_url(self.url)
         return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
 
