@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from operator import mul
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,8 @@ class Combiner:
         w = self.weights.get(label)
         if model is None or w is None:
             return rules[label]
-        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], features(label, rules, model, rating, context)))
+        # map(mul): the same products summed in the same order as a generator would, at half the cost
+        z = w[0] + sum(map(mul, w[1:], features(label, rules, model, rating, context)))
         return 1 / (1 + math.exp(-z))
 
     def threshold(self, label: str, with_model: bool = True) -> float:

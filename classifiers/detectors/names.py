@@ -40,6 +40,8 @@ class NameFinder:
         self.child_intro = set(data["child_intro"])
         self.not_names = set(data["words"]["not_names"])
         self.first_names = set(data["first"]["names"])
+        # a word that can start or announce a name _unknown looks for ("miss." too; "miss.." needs "..")
+        self.name_cues = frozenset(self.first_names | self.child_intro | self.titles | {t + "." for t in self.titles})
         nick = data["nicknames"]
         self.nicknames: dict[str, set[str]] = {}
         for formal, shorts in nick.items():
@@ -119,6 +121,8 @@ class NameFinder:
     def _unknown(self, a: Analysis, taken: set[int]) -> list[Mention]:
         out: list[Mention] = []
         toks, lowers = a.tokens, a.lowers
+        if self.name_cues.isdisjoint(lowers) and ".." not in a.text:
+            return out  # most comments: no common first name, title or "my son"
         n = len(toks)
         i = 0
         while i < n:
