@@ -407,6 +407,8 @@ def as_comment(item: Comment | tuple) -> Comment:
     """A Comment from a Comment or a (text, platform[, rating[, thread[, is_setting[, author]]]]) tuple;
     the thread bounded."""
     if isinstance(item, Comment):
+        if item.text is not None and not item.thread:
+            return item  # frozen, and nothing to bound: no copy
         return replace(item, text=item.text or "", thread=bound(item.thread))
     text, platform, rating, thread, is_setting, author = (tuple(item) + (None,) * 6)[:6]
     return Comment(text or "", platform, rating, bound(thread), bool(is_setting), author)

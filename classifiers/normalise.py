@@ -28,8 +28,10 @@ _SPACED = r"(?<![\w@$])(?:[A-Za-z][ .\-_*·]){2,}[A-Za-z](?![\w@$])"
 _WORDISH = r"[A-Za-z0-9@$!|]{3,}"
 _REPEAT = r"\b\w*([A-Za-z])\1{2,}\w*\b"
 # cheap first look: a letter next to a leet symbol, a tripled letter, or spaced single letters
-_LOOK = (r"[A-Za-z][0-9@$!|][A-Za-z0-9]|[0-9@$][A-Za-z]|([A-Za-z])\1\1"
-         r"|(?<![A-Za-z])[A-Za-z][ .\-_*·][A-Za-z][ .\-_*·][A-Za-z](?![A-Za-z])")
+_LOOK_LEET = r"[A-Za-z][0-9@$!|][A-Za-z0-9]|[0-9@$][A-Za-z]"  # needs one of _LEET_CHARS
+_LOOK_REST = r"([A-Za-z])\1\1|(?<![A-Za-z])[A-Za-z][ .\-_*·][A-Za-z][ .\-_*·][A-Za-z](?![A-Za-z])"
+_LOOK = _LOOK_LEET + "|" + _LOOK_REST
+_LEET_CHARS = frozenset("0123456789@$!|")
 
 
 @lru_cache(maxsize=1)
@@ -53,12 +55,16 @@ class Normaliser:
         self.wordish = re.compile(_WORDISH)
         self.repeat = re.compile(_REPEAT)
         self.emoji_rx = re.compile(emoji_class)
-        self.look = re.compile(_LOOK)
+        self.look_leet = re.compile(_LOOK_LEET)
+        self.look_rest = re.compile(_LOOK_REST)
         self.emoji_chars = frozenset(self.emoji)
 
     def worth_a_look(self, text: str) -> bool:
         """The cheap first look: most comments stop here."""
-        return bool(self.look.search(text)) or (not text.isascii() and not self.emoji_chars.isdisjoint(text))
+        # = re.search(_LOOK, text), in parts: most comments hold no digit or symbol, so skip that part
+        return (not _LEET_CHARS.isdisjoint(text) and bool(self.look_leet.search(text))) \
+            or bool(self.look_rest.search(text)) \
+            or (not text.isascii() and not self.emoji_chars.isdisjoint(text))
 
     @staticmethod
     @lru_cache(maxsize=1)
