@@ -13,7 +13,8 @@ model that only changes comments very like a taught one, for the same reasons.
 
 The candidate corrections are written beside the data directory's file, then
 the classifier with the current corrections and with the candidate is scored
-on the shipped dev and test sets and on the examples themselves. The candidate
+on the shipped dev sets, the project's own test set (GUARD_SETTINGS) and the
+examples themselves. The candidate
 replaces `<data_dir>/corrections.json` (read at the next start) only when its
 macro F1 on dev and on test is at most MAX_DROP below the current one's, so
 feedback can never silently make the classifier worse.
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifiers.classifier import MODEL_DIR, Classifier, build_classifier
-from classifiers.corpus import Example
+from classifiers.corpus import HOME_TEST, Example
 from classifiers.corrections import Corrections
 from monitor.core.settings import Config, RosterConfig
 from monitor.core.webmodels import LabelledExample
@@ -38,8 +39,21 @@ log = logging.getLogger(__name__)
 
 MAX_DROP = 0.01  # macro F1 may fall by at most this much on dev or test
 SPLITS = ("dev", "test")
+# Which settings' comments the guard scores per split (None: all of them). Every dev split,
+# but of the test splits only the project's own (Little Meadows): a test set written for
+# another setting (incoming/<KEY>/test, e.g. g) is held out, scored once per shipped model,
+# and must never decide anything.
+GUARD_SETTINGS: dict[str, set[str] | None] = {"dev": None, "test": {HOME_TEST}}
 
 Evaluator = Callable[[str, Corrections], dict]  # (split, corrections) -> score() dict for nurserywatch
+
+
+def shipped_sets_evaluator(model_dir: Path | None = None) -> Evaluator:
+    """The guard's evaluator: nurserywatch's figures on GUARD_SETTINGS, with the given corrections."""
+    from classifiers.cli import evaluate
+
+    return lambda split, corrections: evaluate(split, model_dir=model_dir, settings=GUARD_SETTINGS[split],
+                                               corrections=corrections)["results"]["nurserywatch"]
 
 
 def setting_model_dir(config: Config) -> Path:

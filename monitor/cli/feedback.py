@@ -30,10 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_train_with_feedback(args: argparse.Namespace) -> int:
-    from classifiers.cli import evaluate
     from monitor.core.db import open_database
     from monitor.core.models import Setting
-    from monitor.feedback_training import current_model_dir, feedback_examples, retrain
+    from monitor.feedback_training import current_model_dir, feedback_examples, retrain, shipped_sets_evaluator
 
     if not args.config:
         raise ConfigError("train --with-feedback: give the configuration with --config FILE")
@@ -45,13 +44,8 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
             examples = feedback_examples(session, setting.id) if setting else []
     finally:
         db.dispose()
-    model_dir = current_model_dir(config)
     try:
-        report = retrain(
-            config, examples,
-            evaluator=lambda split, corrections: evaluate(split, model_dir=model_dir,
-                                                          corrections=corrections)["results"]["nurserywatch"],
-        )
+        report = retrain(config, examples, evaluator=shipped_sets_evaluator(current_model_dir(config)))
     except ValueError as err:
         print(f"train --with-feedback: {err}", file=sys.stderr)
         return 1

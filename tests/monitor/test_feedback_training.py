@@ -124,7 +124,7 @@ def test_train_with_feedback_learns_the_settings_examples_and_installs_them(tmp_
         s.add(LabelledExample(setting_id=setting.id, source="not_a_concern", text=FALSE_ALARM,
                               platform="facebook", labels=[], created_at=NOW))
     monkeypatch.setattr(classifiers.cli, "evaluate",
-                        lambda split, model_dir=None, corrections=None: {"results": {"nurserywatch": {
+                        lambda split, model_dir=None, settings=None, corrections=None: {"results": {"nurserywatch": {
                             "macro_f1": 0.8, "benign_false_alarm_rate": 0.05}}})
     path = tmp_path / "nw.toml"
     path.write_text(f'data_dir = "{tmp_path / "data"}"\n[setting]\nname = "Little Acorns"\n'
@@ -133,3 +133,24 @@ def test_train_with_feedback_learns_the_settings_examples_and_installs_them(tmp_
     out = capsys.readouterr().out
     assert "Installed" in out and re.search(r"wrong labels on your examples +1 +0\n", out)
     assert (tmp_path / "data" / "corrections.json").exists()
+
+
+def test_the_guard_scores_every_dev_set_and_only_the_projects_own_test_set_never_g(monkeypatch):
+    """g (incoming/g/test) is held out for the shipped model's final score: the guard must not read it."""
+    import classifiers.cli
+    from classifiers.corpus import HOME_TEST, load_split, setting_dirs
+    from monitor.feedback_training import shipped_sets_evaluator
+
+    read: dict[str, set[str]] = {}
+
+    def fake_evaluate(split, model_dir=None, settings=None, corrections=None):
+        read[split] = {e.setting for e in load_split(split, settings=settings)}
+        return {"results": {"nurserywatch": {"macro_f1": 0.8, "benign_false_alarm_rate": 0.05}}}
+
+    monkeypatch.setattr(classifiers.cli, "evaluate", fake_evaluate)
+    evaluator = shipped_sets_evaluator()
+    for split in ("dev", "test"):
+        evaluator(split, None)
+    assert (setting_dirs()["g"] / "test").is_dir()  # the held-out set is there to be left out
+    assert read["test"] == {HOME_TEST}
+    assert read["dev"] == {e.setting for e in load_split("dev")} and len(read["dev"]) > 1
