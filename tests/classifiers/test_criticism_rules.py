@@ -41,3 +41,11 @@ def test_three_stars_alone_are_not_criticism(rules_clf):
 
 def test_three_stars_with_critical_words_are(rules_clf):
     assert rule_score(rules_clf, "Staff are rude at the door.", "criticism", 3) >= 0.5
+
+
+def test_angry_or_thumbs_down_emoji_in_a_row_are_criticism_on_their_own_but_one_is_not(rules_clf, clf):
+    for text in ("👎👎", "😡😡😡", "🙄 🙄"):
+        assert rule_score(rules_clf, text, "criticism") >= 0.5
+        assert "criticism" in clf.classify(text, "facebook").labels  # no word for the model: the rules decide
+    assert rule_score(rules_clf, "👎", "criticism") < 0.5
+    assert rule_score(rules_clf, "🤢🤢", "criticism") < 0.5  # disgust, as often at threadworms as at us
