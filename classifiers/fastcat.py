@@ -7,7 +7,9 @@ which costs more than the sparse product itself. Here the same keys, in the
 same (ascending) order, come from one `to_array` per doc and Python's own
 set and sort, and go to the model's own sparse-linear and logistic layers, so
 the scores are the textcat's own to the last bit. A model trained with other
-features (stems, n-grams) is scored by spaCy as before (`applies` is False).
+features (stems, n-grams) is scored by spaCy as before (`applies` is False);
+one that reads relations (relations.py) gets their keys after the words', as
+its feature layer gives them.
 """
 from __future__ import annotations
 
@@ -17,9 +19,12 @@ import numpy
 from spacy.attrs import NORM
 from spacy.tokens import Doc
 
+from . import relations as _relations
+
 
 def _layers(textcat):
-    """(sparse linear, logistic) when the textcat is the unigram-NORM model without stems, else None."""
+    """(sparse linear, logistic, relations or None) when the textcat is the unigram-NORM model
+    without stems, else None."""
     try:
         model = textcat.model
         features = model.layers[0].layers[0].layers[0]
@@ -31,7 +36,7 @@ def _layers(textcat):
             or ngrams.attrs.get("ngram_size") != 1 or ngrams.attrs.get("attr") != NORM
             or logistic.name != "logistic"):
         return None
-    return model.get_ref("output_layer"), logistic
+    return model.get_ref("output_layer"), logistic, _relations.shared() if features.attrs.get("relations") else None
 
 
 class FastTextcat:
@@ -45,11 +50,13 @@ class FastTextcat:
 
     def set_cats(self, docs: Sequence[Doc]) -> None:
         """Score `docs` and set `doc.cats`, as the textcat's own `pipe` would."""
-        linear, logistic = self.layers
+        linear, logistic, relations = self.layers
         keys: list[int] = []
         lengths = []
         for doc in docs:
             k = sorted(set(doc.to_array(NORM).tolist()))
+            if relations is not None and len(doc):
+                k += relations(doc).tolist()
             keys += k
             lengths.append(len(k))
         n = len(keys)
