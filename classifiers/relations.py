@@ -25,6 +25,8 @@ from spacy.tokens import Doc
 from .lexicon import load_toml, word_classes
 
 SALT = 0x4E1  # keeps these keys apart from the word features' hashes
+_NONE = numpy.zeros((0,), dtype="uint64")
+_UNSEEN = object()
 CACHE_LIMIT = 200_000  # words remembered as act / not an act (a daemon meets new words forever)
 ROLES = {"child": "C", "staff": "S", "adult_home": "HOME"}
 
@@ -55,15 +57,21 @@ class RelationFeatures:
 
     def __call__(self, doc: Doc) -> numpy.ndarray:
         if not len(doc):
-            return numpy.zeros((0,), dtype="uint64")
-        norms = [int(n) for n in doc.to_array(NORM)]
-        strings = doc.vocab.strings
+            return _NONE
+        norms = doc.to_array(NORM).tolist()
+        act_of, strings = self._act_of, doc.vocab.strings
+        found = []
+        for i, norm in enumerate(norms):  # most comments name no act: one dict look-up per word
+            act = act_of.get(norm, _UNSEEN)
+            if act is _UNSEEN:
+                act = self._act(norm, strings)
+            if act is not None:
+                found.append((i, act))
+        if not found:
+            return _NONE
         child, staff, home = self.roles["C"], self.roles["S"], self.roles["HOME"]
         out: list[int] = []
-        for i, norm in enumerate(norms):
-            act = self._act(norm, strings)
-            if act is None:
-                continue
+        for i, act in found:
             before = norms[max(0, i - self.window):i]
             after = norms[i + 1:i + 1 + self.window]
             to_child = any(n in child for n in after)
