@@ -16,6 +16,7 @@ Post-processing order (documented in docs/classifier.md):
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from itertools import islice
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -30,7 +31,7 @@ from monitor.core.settings import ClassifierConfig, RosterConfig, SettingConfig
 from monitor.core.types import CATEGORIES, Classification, Comment, Evidence, Finding, ThreadEntry
 
 from .context import ContextRules
-from .detectors.base import Analysis, Hit
+from .detectors.base import Analysis, Hit, is_content_word as _is_content_word
 from .detectors.confidentiality import NamedConcernLinker, SensitiveLinkDetector
 from .detectors.criticism import RatingDetector
 from .detectors.names import NameFinder
@@ -320,7 +321,7 @@ class Classifier:
         reason = MODEL_REASONS[cat]
         # no word stood out: the reason alone, with no span to highlight
         whole = Evidence(0, 0, "", reason, "model", MODEL_NAME, scores={"model": round(base, 4)})
-        cands = [t for t in a.tokens if _is_content_word(t)][:80]
+        cands = a.content_words()
         if not cands:
             return [whole]
         j = self._label_index[cat]
@@ -358,18 +359,19 @@ def _hit_evidence(a: Analysis, h: Hit) -> list[Evidence]:
     return out
 
 
-def _is_content_word(t) -> bool:
-    """Not punctuation, not an English function word ("was", "they"), not a one- or
-    two-letter word (function words of other languages: "z", "na", "ka")."""
-    return not (t.is_punct or t.is_space or t.is_stop) and (len(t.text) > 2 or not t.text.isalpha())
-
-
 def _has_content(a: Analysis, start: int, end: int) -> bool:
     """False when every word in the span is a function word: such a span is never highlighted."""
     if end <= start:
         return True  # no span to highlight (a star rating)
-    span = a.doc.char_span(start, end, alignment_mode="expand")
-    return span is None or not len(span) or any(_is_content_word(t) for t in span)
+    # the tokens a.doc.char_span(start, end, alignment_mode="expand") would hold, without making the Span
+    if not a.tokens or start < 0 or end > len(a.text):
+        return True  # no such span
+    starts = a.token_starts()
+    first, last = bisect_right(starts, start) - 1, bisect_right(starts, end - 1) - 1
+    tok = a.tokens[first]
+    if start == tok.idx + len(tok):
+        first += 1  # the span starts in the whitespace after a token
+    return first > last or any(_is_content_word(t) for t in a.tokens[first:last + 1])
 
 
 def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:

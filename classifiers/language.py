@@ -50,6 +50,8 @@ class LanguageGuesser:
 
     def too_short(self, a: Analysis) -> bool:
         """At most `max_words` words (emoji count) and none of them plainly benign."""
+        if len(a.alpha) > self.short_max:
+            return False  # alphabetic words alone are too many (every one of them is counted below)
         toks = [t for t in a.tokens if not t.is_punct and not t.is_space]
         if len(toks) > self.short_max:
             return False

@@ -92,6 +92,8 @@ class Analysis:
     benign: dict[str, tuple[int, int]] = field(default_factory=dict)  # benign contexts found (context.py)
     matches: dict = field(default_factory=dict)  # LexiconMatcher -> its matches, run together (lexicon.MatcherGroup)
     alpha: list[str] = field(default_factory=list)  # the lower-case forms of the alphabetic tokens
+    _starts: list[int] | None = None
+    _content: list | None = None
 
     def chars(self, start: int, end: int) -> tuple[int, int]:
         """Character offsets of tokens start..end-1 (what `doc[start:end]` would give, without making a Span)."""
@@ -99,6 +101,18 @@ class Analysis:
             return self.doc[start:end].start_char, self.doc[start:end].end_char
         last = self.tokens[end - 1]
         return self.tokens[start].idx, last.idx + len(last)
+
+    def token_starts(self) -> list[int]:
+        """Each token's first character (made once, when evidence is checked)."""
+        if self._starts is None:
+            self._starts = [t.idx for t in self.tokens]
+        return self._starts
+
+    def content_words(self) -> list:
+        """The first 80 tokens that are not punctuation or function words (the model's evidence candidates)."""
+        if self._content is None:
+            self._content = [t for t in self.tokens if is_content_word(t)][:80]
+        return self._content
 
     def span_text(self, start: int, end: int) -> str:
         s, e = self.chars(start, end)
@@ -113,6 +127,12 @@ class Analysis:
         if not self.sent_ids:
             return 0
         return self.sent_ids[min(token_index, len(self.sent_ids) - 1)]
+
+
+def is_content_word(t) -> bool:
+    """Not punctuation, not an English function word ("was", "they"), not a one- or
+    two-letter word (function words of other languages: "z", "na", "ka")."""
+    return not (t.is_punct or t.is_space or t.is_stop) and (len(t.text) > 2 or not t.text.isalpha())
 
 
 class Detector(Protocol):
