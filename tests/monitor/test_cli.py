@@ -130,6 +130,20 @@ def test_every_command_has_help(command):
     assert "usage: nurserywatch" in result.stdout
 
 
+def test_classify_starts_without_importing_the_database_alert_or_account_code(classify_config):
+    # scripts start `classify` once per batch: the other commands' imports would double its start-up
+    code = ("import io, sys\n"
+            "sys.stdin = io.StringIO('{\"id\": \"1\", \"text\": \"hello\"}\\n')\n"
+            "from monitor.cli import main\n"
+            f"assert main(['classify', '--config', {classify_config!r}]) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alerts', 'connectors', 'sqlalchemy', 'authlib')"
+            " or m.startswith(('monitor.accounts', 'monitor.judging'))), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert '"id": "1"' in result.stdout
+    assert result.stderr.strip() == "[]"
+
+
 def test_classify_reports_deeply_nested_json_on_its_line_and_classifies_the_rest(classify_config, monkeypatch):
     stdin = "\n".join([
         json.dumps({"id": "1", "text": "He came home with a bruise on his face and says the teacher hit him"}),
