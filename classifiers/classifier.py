@@ -185,7 +185,6 @@ class Classifier:
         a.norms = [t.norm_ for t in toks]
         a.lowers = lowers = [t.lower_ for t in toks]
         a.alpha = [w for w in lowers if w.isalpha()]
-        a.sent_ids = _sentence_ids(a.norms)
         a.matches = self.matchers(a.norms)
         a.lang = self.language.guess(a)
         a.mentions = self.names.find(a)
@@ -386,23 +385,6 @@ def _severity(cat: str, score: float, hits: list[Hit], a: Analysis) -> str:
     if (a.rating is not None and a.rating <= 2) or score >= 0.85:
         return "medium"
     return "low"
-
-
-_SENT_END = frozenset({".", "!", "?", "...", "..", "!!", "??", "?!", "!?", "\n", "\n\n", ";"})
-
-
-def _sentence_ids(norms: list[str]) -> list[int]:
-    """Sentence number of each token: a new sentence follows . ! ? ; or a line break."""
-    ids = []
-    sid = 0
-    prev_end = False
-    for norm in norms:
-        is_end = norm in _SENT_END or (norm[:1] in ".!?" and norm.strip(".!?") == "")
-        if prev_end and not is_end:
-            sid += 1
-        ids.append(sid)
-        prev_end = is_end
-    return ids
 
 
 def as_comment(item: Comment | tuple) -> Comment:

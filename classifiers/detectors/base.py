@@ -88,7 +88,7 @@ class Analysis:
     tokens: list = field(default_factory=list)  # the doc's Token objects, made once
     norms: list[str] = field(default_factory=list)  # token NORM strings, what lexicon patterns match
     lowers: list[str] = field(default_factory=list)
-    sent_ids: list[int] = field(default_factory=list)
+    sent_ids: list[int] | None = None  # sentence number of each token, made when first asked (sent_of)
     benign: dict[str, tuple[int, int]] = field(default_factory=dict)  # benign contexts found (context.py)
     matches: dict = field(default_factory=dict)  # LexiconMatcher -> its matches, run together (lexicon.MatcherGroup)
     alpha: list[str] = field(default_factory=list)  # the lower-case forms of the alphabetic tokens
@@ -124,6 +124,8 @@ class Analysis:
         return matcher(self.norms) if found is None else found
 
     def sent_of(self, token_index: int) -> int:
+        if self.sent_ids is None:
+            self.sent_ids = sentence_ids(self.norms)
         if not self.sent_ids:
             return 0
         return self.sent_ids[min(token_index, len(self.sent_ids) - 1)]
@@ -133,6 +135,23 @@ def is_content_word(t) -> bool:
     """Not punctuation, not an English function word ("was", "they"), not a one- or
     two-letter word (function words of other languages: "z", "na", "ka")."""
     return not (t.is_punct or t.is_space or t.is_stop) and (len(t.text) > 2 or not t.text.isalpha())
+
+
+_SENT_END = frozenset({".", "!", "?", "...", "..", "!!", "??", "?!", "!?", "\n", "\n\n", ";"})
+
+
+def sentence_ids(norms: list[str]) -> list[int]:
+    """Sentence number of each token: a new sentence follows . ! ? ; or a line break."""
+    ids = []
+    sid = 0
+    prev_end = False
+    for norm in norms:
+        is_end = norm in _SENT_END or (norm[:1] in ".!?" and norm.strip(".!?") == "")
+        if prev_end and not is_end:
+            sid += 1
+        ids.append(sid)
+        prev_end = is_end
+    return ids
 
 
 class Detector(Protocol):

@@ -51,6 +51,7 @@ class NameFinder:
 
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.entries: dict[str, tuple[str, bool, str]] = {}  # key -> (kind, full, source)
+        self.phrase_words: set[str] = set()  # every word of every phrase: a comment with none has no match
         self._strings = nlp.vocab.strings
         self._nlp = nlp
         self.roster_first: set[str] = set()
@@ -96,13 +97,16 @@ class NameFinder:
         if key in self.entries:
             return
         self.entries[key] = (kind, full, source)
-        self.matcher.add(key, [self._nlp.make_doc(phrase)])
+        doc = self._nlp.make_doc(phrase)
+        self.phrase_words.update(t.lower_ for t in doc)
+        self.matcher.add(key, [doc])
 
     # -- mentions -----------------------------------------------------------
     def find(self, a: Analysis) -> list[Mention]:
         found: list[Mention] = []
         taken: set[int] = set()
-        for match_id, start, end in sorted(self.matcher(a.doc), key=lambda m: (m[1], -(m[2] - m[1]))):
+        matches = () if self.phrase_words.isdisjoint(a.lowers) else self.matcher(a.doc)
+        for match_id, start, end in sorted(matches, key=lambda m: (m[1], -(m[2] - m[1]))):
             if any(i in taken for i in range(start, end)):
                 continue
             kind, full, source = self.entries[self._strings[match_id]]
