@@ -128,14 +128,16 @@ class NameFinder:
         if self.name_cues.isdisjoint(lowers) and ".." not in a.text:
             return out  # most comments: no common first name, title or "my son"
         n = len(toks)
-        i = 0
-        while i < n:
+        # the positions worth a look: a common first name, or a word after a title or "my son"
+        first_names, titles, intro = self.first_names, self.titles, self.child_intro
+        looks = sorted({i for i, w in enumerate(lowers) if w in first_names}
+                       | {i + 1 for i, w in enumerate(lowers[:-1]) if w in intro or w.rstrip(".") in titles})
+        resume = 0  # after a mention, the scan goes on after it
+        for i in looks:
+            if i < resume or i in taken:
+                continue
             low = lowers[i]
             prev = lowers[i - 1] if i > 0 else ""
-            if i in taken or not (low in self.first_names or prev.rstrip(".") in self.titles
-                                  or prev in self.child_intro):
-                i += 1
-                continue
             tok = toks[i]
             cap = tok.is_title or (tok.is_upper and len(tok) > 2)
             kind = None
@@ -147,7 +149,6 @@ class NameFinder:
             elif low in self.first_names and low not in self.not_names and (cap or len(low) >= 4):
                 kind = "person"
             if kind is None:
-                i += 1
                 continue
             end = i + 1
             full = False
@@ -159,7 +160,7 @@ class NameFinder:
                     full = True
             out.append(Mention(i, end, kind, full, source, *a.chars(i, end)))
             taken.update(range(i, end))
-            i = end
+            resume = end
         return out
 
     # -- detector -----------------------------------------------------------
