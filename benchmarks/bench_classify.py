@@ -1,18 +1,24 @@
 """Throughput and memory of the classifier on ONE core.
 
-    .venv/bin/python benchmarks/bench_classify.py [--n 20000] [--batch 256] [--cli] [--previous REV]
+    .venv/bin/python benchmarks/bench_classify.py [--n 20000] [--batch 256] [--runs 3] [--cli] [--previous REV]
 
 Pins itself to one CPU and one BLAS thread, builds the classifier as the service
 does (shipped model, corpus setting and roster), then classifies corpus comments
-(train + dev, cycled to --n) through classify_batch and through classify one at
-a time. Prints comments/s and the peak resident memory of the process, and the
-plain keyword list (classifiers/baseline.py) on the same comments.
+(train + dev, cycled to --n) through classify_batch, --runs times, and through
+classify one at a time. Prints comments/s and the peak resident memory of the
+process, and the plain keyword list (classifiers/baseline.py) on the same
+comments in each run.
 
 `--previous REV` also runs the classifier of git revision REV (exported to a
 temporary folder) on the same comments in a child process pinned to the same
-CPU, so both versions are measured in the same run; ratios are printed.
+CPU. The two are timed AT THE SAME TIME, run by run: both processes share the
+one core, each counts its own CPU time, so a change of load on a shared machine
+cannot favour either (timed one after the other, the ratio moved by +-30%
+between runs). With --cli, the two versions' `nurserywatch classify` run one
+after the other, alternating, --runs times. Every ratio is printed per run and
+as the median of the runs.
 
-Rates are comments per CPU-second of this process (time.process_time; for the
+Rates are comments per CPU-second of the process (time.process_time; for the
 CLI, the child's user + system time): on a shared machine the wall clock also
 counts other programs' turns on the core, CPU time does not. Wall-clock figures
 are printed beside them.
@@ -25,15 +31,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
 import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def peak_rss_mb() -> float:
@@ -44,15 +54,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="comments to classify (default 20000)")
     parser.add_argument("--batch", type=int, default=256, help="classify_batch chunk size (default 256)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are printed (default 3)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (default 0)")
     parser.add_argument("--cli", action="store_true", help="also time the `nurserywatch classify` command")
     parser.add_argument("--previous", metavar="REV", default=None,
-                        help="also measure the classifier of git revision REV on the same comments")
+                        help="also measure the classifier of git revision REV on the same comments, at the same time")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
 
     from classifiers import build_classifier
+    from classifiers.baseline import KeywordBaseline
     from classifiers.corpus import corpus_config, load_split
 
     cfg = corpus_config()
@@ -65,44 +77,61 @@ def main() -> int:
         return 1
     items = [(e.text, e.platform, e.rating) for e in itertools.islice(itertools.cycle(examples), args.n)]
     words = sum(len(t.split()) for t, _, _ in items)
+    kw = KeywordBaseline()
+    print(f"model loaded: {clf.has_model}; build_classifier {build_s:.2f} s; {len(items)} comments "
+          f"({words / len(items):.1f} words avg)")
 
-    clf.classify_batch(items[:500])  # warm the tokenizer cache and lexeme tables
-    started, wall = time.process_time(), time.perf_counter()
-    flagged = 0
-    for i in range(0, len(items), args.batch):
-        flagged += sum(bool(r.labels) for r in clf.classify_batch(items[i:i + args.batch]))
-    batch_s, batch_wall = time.process_time() - started, time.perf_counter() - wall
+    with contextlib.ExitStack() as stack:
+        previous = stack.enter_context(Previous(args.previous, items, args.batch)) if args.previous else None
+        clf.classify_batch(items[:500])  # warm the tokenizer cache and lexeme tables
+        rates, kw_rates, prev_rates, flagged = [], [], [], 0
+        for run in range(1, args.runs + 1):
+            if previous:
+                previous.go()
+            started, wall = time.process_time(), time.perf_counter()
+            flagged = 0
+            for i in range(0, len(items), args.batch):
+                flagged += sum(bool(r.labels) for r in clf.classify_batch(items[i:i + args.batch]))
+            batch_s, batch_wall = time.process_time() - started, time.perf_counter() - wall
+            prev = previous.result() if previous else None
+            started = time.process_time()
+            for text, platform, rating in items:
+                kw.classify(text, platform, rating)
+            kw_s = time.process_time() - started
+            rates.append(len(items) / batch_s)
+            kw_rates.append(len(items) / kw_s)
+            line = (f"run {run}: classify_batch {rates[-1]:,.0f} comments/s on one core (wall clock "
+                    f"{len(items) / batch_wall:,.0f}/s, load average {os.getloadavg()[0]:.1f}); keyword list "
+                    f"{kw_rates[-1]:,.0f}/s (ratio {rates[-1] / kw_rates[-1]:.2f})")
+            if prev:
+                prev_rates.append(prev["rate"])
+                line += f"; previous {prev['rate']:,.0f}/s at the same time (ratio {rates[-1] / prev['rate']:.2f})"
+            print(line)
+        prev_rss = previous.rss if previous else None
+
+    med = statistics.median
+    rate = med(rates)
+    print(f"classify_batch: median {rate:,.0f} comments/s on one core over {args.runs} run(s) "
+          f"({flagged / len(items):.0%} flagged)")
+    print(f"keyword list: median {med(kw_rates):,.0f} comments/s; nurserywatch / keyword list, median of the "
+          f"runs' ratios: {med(r / k for r, k in zip(rates, kw_rates)):.2f}")
+    if prev_rates:
+        print(f"previous version ({args.previous}): median {med(prev_rates):,.0f} comments/s, peak RSS {prev_rss:.0f} MB; "
+              f"this / previous, median of the runs' ratios: {med(r / p for r, p in zip(rates, prev_rates)):.2f}")
 
     single_n = min(len(items), 5000)
     started = time.process_time()
     for text, platform, rating in items[:single_n]:
         clf.classify(text, platform, rating)
-    single_s = time.process_time() - started
-
-    from classifiers.baseline import KeywordBaseline
-
-    kw = KeywordBaseline()
-    started = time.process_time()
-    for text, platform, rating in items:
-        kw.classify(text, platform, rating)
-    kw_s = time.process_time() - started
-
-    rate = len(items) / batch_s
-    print(f"model loaded: {clf.has_model}; build_classifier {build_s:.2f} s")
-    print(f"classify_batch: {len(items)} comments ({words / len(items):.1f} words avg) in {batch_s:.2f} CPU-s "
-          f"= {rate:,.0f} comments/s on one core ({flagged / len(items):.0%} flagged; wall clock "
-          f"{len(items) / batch_wall:,.0f}/s, load average {os.getloadavg()[0]:.1f})")
-    print(f"classify (one at a time): {single_n / single_s:,.0f} comments/s")
-    print(f"keyword list: {len(items) / kw_s:,.0f} comments/s (nurserywatch is {rate / (len(items) / kw_s):.2f}x its speed)")
+    print(f"classify (one at a time): {single_n / (time.process_time() - started):,.0f} comments/s")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
-    cli_now = bench_cli(items) if args.cli else None
-    if args.previous:
-        bench_previous(args.previous, items, args.batch, rate, cli_now, args.cli)
+    if args.cli:
+        bench_cli_runs(items, args.runs, args.previous)
     return 0
 
 
 PREVIOUS_SNIPPET = """
-import itertools, json, resource, sys, time
+import json, resource, sys, time
 sys.path.insert(0, ".")
 from classifiers import build_classifier
 from classifiers.corpus import corpus_config
@@ -111,59 +140,108 @@ clf = build_classifier(cfg.setting, cfg.roster)
 items = [tuple(i) for i in json.load(open(sys.argv[1]))]
 batch = int(sys.argv[2])
 clf.classify_batch(items[:500])
-t = time.process_time()
-for i in range(0, len(items), batch):
-    clf.classify_batch(items[i:i + batch])
-print(json.dumps({"rate": len(items) / (time.process_time() - t),
-                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print("ready", flush=True)
+for _go in sys.stdin:
+    t = time.process_time()
+    for i in range(0, len(items), batch):
+        clf.classify_batch(items[i:i + batch])
+    print(json.dumps({"rate": len(items) / (time.process_time() - t),
+                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 """
 
 
-def bench_previous(rev: str, items: list[tuple], batch: int, rate: float, cli_now: float | None, cli: bool) -> None:
-    """The classifier of git revision `rev`, same comments, same CPU, in a child process."""
-    import tempfile
+class Previous:
+    """The classifier of git revision `rev` in a child process on the same CPU (it inherits the
+    affinity), classifying the same comments whenever told to go."""
 
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        data = Path(tmp) / "items.json"
-        data.write_text(json.dumps(items))
-        done = subprocess.run([sys.executable, "-c", PREVIOUS_SNIPPET, str(data), str(batch)], cwd=tmp,
-                              capture_output=True, text=True, check=True)
-        prev = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"previous version ({rev}): {prev['rate']:,.0f} comments/s through classify_batch, peak RSS "
-              f"{prev['rss']:.0f} MB; this version is {rate / prev['rate']:.2f}x its speed")
-        if cli:
-            prev_cli = bench_cli(items, cwd=Path(tmp), label=f"previous version ({rev})")
-            if cli_now and prev_cli:
-                print(f"CLI end to end: this version is {cli_now / prev_cli:.2f}x the previous one")
+    def __init__(self, rev: str, items: list[tuple], batch: int):
+        self.rev, self.items, self.batch = rev, items, batch
+        self.rss = 0.0
+
+    def __enter__(self) -> "Previous":
+        self._tmp = tempfile.TemporaryDirectory()
+        tmp = Path(self._tmp.name)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", self.rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        (tmp / "items.json").write_text(json.dumps(self.items))
+        self.proc = subprocess.Popen([sys.executable, "-c", PREVIOUS_SNIPPET, str(tmp / "items.json"), str(self.batch)],
+                                     cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the classifier of {self.rev} did not start")
+        return self
+
+    def go(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def result(self) -> dict:
+        out = json.loads(self.proc.stdout.readline())
+        self.rss = out["rss"]
+        return out
+
+    def __exit__(self, *exc) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self._tmp.cleanup()
 
 
-def _run_classify(lines: str, cwd: Path | None = None) -> tuple[float, float]:
-    """(CPU seconds, child's peak RSS in MB) for one `nurserywatch classify` run (in `cwd`'s checkout)."""
-    config = "classifiers/data/corpus_config.toml"
+# `python -m monitor classify`, reporting its own peak RSS (RUSAGE_CHILDREN's is the largest of all children)
+CLI_SNIPPET = """
+import atexit, resource, runpy, sys
+atexit.register(lambda: print("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+sys.argv = ["nurserywatch", "classify", "--config", "classifiers/data/corpus_config.toml"]
+runpy.run_module("monitor", run_name="__main__", alter_sys=True)
+"""
+
+
+def _run_classify(lines: str, cwd: Path) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of one `nurserywatch classify` run (in `cwd`'s checkout)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "monitor", "classify", "--config", config],
-                          input=lines, capture_output=True, text=True, check=True,
-                          cwd=cwd or Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", CLI_SNIPPET], input=lines, capture_output=True, text=True,
+                          check=True, cwd=cwd)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.stdout.count("\n") == lines.count("\n")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return cpu, max(before.ru_maxrss, after.ru_maxrss) / 1024
+    rss_kb = [int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("peak_rss_kb ")]
+    return cpu, rss_kb[-1] / 1024
 
 
-def bench_cli(items: list[tuple], cwd: Path | None = None, label: str = "nurserywatch classify") -> float:
-    """The child inherits this process's one-CPU affinity. Returns comments/s end to end."""
+def bench_cli(items: list[tuple], cwd: Path, label: str) -> tuple[float, float]:
+    """One end-to-end `nurserywatch classify` run (the child inherits the one-CPU affinity):
+    (comments/s including start-up, start-up CPU-s)."""
     full = "".join(json.dumps({"id": str(n), "text": t, "platform": p}) + "\n" for n, (t, p, _) in enumerate(items))
     startup_s, _ = _run_classify(full.splitlines(keepends=True)[0], cwd)
     total_s, rss = _run_classify(full, cwd)
     n = len(items)
-    print(f"{label} (CLI, one core): {n} lines in {total_s:.2f} CPU-s = {n / total_s:,.0f} comments/s "
+    print(f"  {label} (CLI, one core): {n} lines in {total_s:.2f} CPU-s = {n / total_s:,.0f} comments/s "
           f"end to end; {n / max(total_s - startup_s, 1e-9):,.0f} comments/s after a {startup_s:.2f} CPU-s start-up; "
           f"peak RSS {rss:.0f} MB")
-    return n / total_s
+    return n / total_s, startup_s
+
+
+def bench_cli_runs(items: list[tuple], runs: int, previous: str | None) -> None:
+    """`nurserywatch classify` of this checkout (and of `previous`), alternating, `runs` times."""
+    with contextlib.ExitStack() as stack:
+        prev_root = None
+        if previous:
+            prev_root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", previous], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(prev_root)], input=archive, check=True)
+        now, before, starts = [], [], []
+        for run in range(1, runs + 1):
+            print(f"CLI run {run}:")
+            rate, startup = bench_cli(items, ROOT, "nurserywatch classify")
+            now.append(rate)
+            starts.append(startup)
+            if prev_root:
+                before.append(bench_cli(items, prev_root, f"previous version ({previous})")[0])
+    med = statistics.median
+    line = (f"nurserywatch classify, {len(items)} comments: median {med(now):,.0f} comments/s end to end "
+            f"(start-up {med(starts):.2f} CPU-s)")
+    if before:
+        line += (f"; previous version median {med(before):,.0f}/s; this / previous, median of the runs' ratios: "
+                 f"{med(a / b for a, b in zip(now, before)):.2f}")
+    print(line)
 
 
 if __name__ == "__main__":
