@@ -131,7 +131,7 @@ def main() -> int:
 
 
 PREVIOUS_SNIPPET = """
-import json, resource, sys, time
+import json, re, sys, time
 sys.path.insert(0, ".")
 from classifiers import build_classifier
 from classifiers.corpus import corpus_config
@@ -145,8 +145,9 @@ for _go in sys.stdin:
     t = time.process_time()
     for i in range(0, len(items), batch):
         clf.classify_batch(items[i:i + batch])
-    print(json.dumps({"rate": len(items) / (time.process_time() - t),
-                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+    with open("/proc/self/status") as fh:  # VmHWM: this process's own peak, not its forking parent's
+        rss = int(re.search(r"VmHWM:\\s+(\\d+)", fh.read()).group(1)) / 1024
+    print(json.dumps({"rate": len(items) / (time.process_time() - t), "rss": rss}), flush=True)
 """
 
 
@@ -185,10 +186,14 @@ class Previous:
         self._tmp.cleanup()
 
 
-# `python -m monitor classify`, reporting its own peak RSS (RUSAGE_CHILDREN's is the largest of all children)
+# `python -m monitor classify`, reporting its own peak RSS: VmHWM belongs to the process's own memory
+# (getrusage's ru_maxrss also counts the forking parent's, and RUSAGE_CHILDREN's is the largest of all children)
 CLI_SNIPPET = """
-import atexit, resource, runpy, sys
-atexit.register(lambda: print("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+import atexit, re, runpy, sys
+def peak():
+    with open("/proc/self/status") as fh:
+        print("peak_rss_kb", re.search(r"VmHWM:\\s+(\\d+)", fh.read()).group(1), file=sys.stderr)
+atexit.register(peak)
 sys.argv = ["nurserywatch", "classify", "--config", "classifiers/data/corpus_config.toml"]
 runpy.run_module("monitor", run_name="__main__", alter_sys=True)
 """
