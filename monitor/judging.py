@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
