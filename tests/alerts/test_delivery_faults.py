@@ -251,3 +251,35 @@ def test_a_refused_login_pauses_delivery_says_why_once_and_sends_everything_once
                                                                  "sam@acorns.example"]
     assert deliver(world, transport).sent == 0  # once, not again
     assert any("works again" in r.getMessage() for r in caplog.records)
+
+
+def test_threads_sharing_one_smtp_transport_each_get_their_own_turn_on_the_connection(server):
+    """A group's settings share one transport, and each setting delivers from its own worker
+    thread: two conversations on one connection at once interleave their commands (the
+    server then answers RCPT with 503 and the message is refused for good)."""
+    import threading
+    from email import policy
+    from email.message import EmailMessage
+
+    handler = server()
+    transport = smtp_to(handler.port)
+    failures: list[Exception] = []
+
+    def send_many(who: str) -> None:
+        for n in range(40):
+            msg = EmailMessage(policy=policy.SMTP)
+            msg["Subject"], msg["Message-ID"] = f"{who} {n}", f"<{who}.{n}@nurserywatch.test>"
+            msg.set_content("a line of the message\n" * 100)
+            try:
+                transport.send(msg, FROM, f"{who}@acorns.example")
+            except Exception as err:  # noqa: BLE001 - every failure is the finding
+                failures.append(err)
+
+    threads = [threading.Thread(target=send_many, args=(f"p{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    transport.close()
+    assert failures == []
+    assert len(handler.messages) == 160

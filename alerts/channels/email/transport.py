@@ -7,6 +7,9 @@ problem (`config=True`, with the server's reply and what to check).
 
 `SmtpTransport` keeps one connection open across the messages of a delivery
 run (`close()` ends it) and builds its TLS context once, only when TLS is on.
+One SMTP conversation runs on it at a time: a group's settings share one
+transport and deliver from their own worker threads, and two threads' commands
+interleaved on one connection get 503 replies that refuse the message for good.
 An address that needs SMTPUTF8 (`zoë@...`) is sent with it when the server
 offers it, and refused clearly (permanently) when it does not.
 """
@@ -16,6 +19,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -67,6 +71,7 @@ class SmtpTransport:
         self.ssl_context = ssl_context  # None: the system's trusted CAs, hostname checked (built on first use)
         self.credentials_hint = credentials_hint
         self._conn: smtplib.SMTP | None = None
+        self._turn = threading.Lock()  # one conversation on the connection at a time
         self.connections = 0  # opened so far (one per run when all goes well)
 
     @property
@@ -110,6 +115,10 @@ class SmtpTransport:
             raise _code_error(next(iter(refused.values()))[0], "recipient refused")
 
     def send(self, message: EmailMessage | str, from_addr: str, to_addr: str) -> None:
+        with self._turn:
+            self._send(message, from_addr, to_addr)
+
+    def _send(self, message: EmailMessage | str, from_addr: str, to_addr: str) -> None:
         for attempt in (1, 2):
             reused = self._conn is not None
             try:
@@ -160,7 +169,8 @@ class SmtpTransport:
                 pass
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
+        with self._turn:  # not in the middle of another thread's message
+            conn, self._conn = self._conn, None
         if conn is None:
             return
         try:
