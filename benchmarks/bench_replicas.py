@@ -23,8 +23,9 @@ drain, and the benchmark prints:
 - CPU (% of one core) and peak RSS per replica, from /proc (Linux);
 - database growth: bytes per stored comment, and per day at this run's rate.
 
-The group's settings are one configuration's accounts (one `[setting]`)
-until group configurations land; the database is keyed by setting either way.
+The replicas read a real group configuration: a group file and --settings
+setting files (`settings.d/`), each with its own manager, DSL and
+--per-setting Pages, and the group's area manager over them all.
 """
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def main() -> None:
     for n in range(args.replicas):
         path = config_file(tmp, f"replica{n}", db_url=args.database, api_base=f"http://127.0.0.1:{graph.port}/v21.0",
                            pages=list(graph.fake.pages), smtp_port=smtp.port, web_port=free_port(),
-                           poll_every=args.poll_every)
+                           poll_every=args.poll_every, settings=args.settings)
         log = open(tmp / f"replica{n}.log", "w")
         procs.append(subprocess.Popen([sys.executable, "-m", "monitor.replica_drill", "--config", str(path),
                                        "--classifier", args.classifier], cwd=ROOT, stdout=log, stderr=log))

@@ -46,10 +46,8 @@ class Phrases:
         return out
 
 
-def config_file(folder: Path, name: str, *, db_url: str, api_base: str, pages: list[str], smtp_port: int,
-                web_port: int, poll_every: int, total: int = 32) -> Path:
-    """One replica's configuration: every replica watches the same Pages; only the web port differs."""
-    accounts = "".join(f"""
+def _accounts(pages: list[str], api_base: str, poll_every: int) -> str:
+    return "".join(f"""
 [[accounts]]
 platform = "facebook"
 id = "{page}"
@@ -58,10 +56,29 @@ api_base = "{api_base}"
 poll_every = "{poll_every}s"
 request_deadline = "20s"
 """ for page in pages)
-    path = folder / f"{name}.toml"
-    path.write_text(f"""
-[setting]
-name = "Oakfield Nurseries"
+
+
+def _people(manager: str, dsl: str) -> str:
+    return f"""
+[[recipients]]
+name = "Jo Manager"
+email = "{manager}"
+roles = ["manager"]
+[[recipients]]
+name = "Sam Lead"
+email = "{dsl}"
+roles = ["dsl"]
+"""
+
+
+def config_file(folder: Path, name: str, *, db_url: str, api_base: str, pages: list[str], smtp_port: int,
+                web_port: int, poll_every: int, total: int = 32, settings: int = 1) -> Path:
+    """One replica's configuration: every replica watches the same Pages; only the web port differs.
+
+    settings=1 writes a single-setting file; more writes a group file and one file per setting
+    in `<name>.d/` (the Pages dealt out in turn), each setting with its own manager and DSL,
+    and the group's area manager over all of them."""
+    shared = f"""
 [database]
 url = "{db_url}"
 [web]
@@ -78,15 +95,29 @@ default_per_platform = {total}
 per_app = {total}
 [polling]
 deadline = "60s"
+"""
+    path = folder / f"{name}.toml"
+    if settings == 1:
+        path.write_text(f'[setting]\nname = "Oakfield Nurseries"\n{shared}'
+                        f'{_people("manager@example.org", "dsl@example.org")}{_accounts(pages, api_base, poll_every)}')
+        return path
+    (folder / f"{name}.d").mkdir(exist_ok=True)
+    path.write_text(f"""[group]
+name = "Oakfield Nurseries"
+settings = "{name}.d/*.toml"
+{shared}
 [[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-{accounts}""")
+name = "Ruth Area"
+email = "area@example.org"
+roles = ["area_manager"]
+settings = ["*"]
+""")
+    for n in range(settings):
+        key = f"s{n:03d}"
+        (folder / f"{name}.d" / f"{key}.toml").write_text(
+            f'[setting]\nkey = "{key}"\nname = "Oakfield {key}"\n'
+            f'{_people(f"{key}.manager@example.org", f"{key}.dsl@example.org")}'
+            f'{_accounts(pages[n::settings], api_base, poll_every)}')
     return path
 
 
@@ -150,10 +181,10 @@ def concurrent_requests(requests: list[tuple[str, str, float, float]]) -> int:
 
 def build(config_path: str | Path, classifier: str = "phrases", replica: str | None = None):
     """A replica's runtime: the configured one, with the drill's classifier, naming itself to the API."""
-    from monitor.core.settings import load_config
-    from monitor.runtime import build_runtime
+    from monitor.core.group import load_group
+    from monitor.runtime import build_group_runtime
 
-    rt = build_runtime(load_config(config_path), classifier=Phrases() if classifier == "phrases" else None)
+    rt = build_group_runtime(load_group(config_path), classifier=Phrases() if classifier == "phrases" else None)
     rt.http.headers[REPLICA_HEADER] = replica or str(os.getpid())
     return rt
 

@@ -353,7 +353,7 @@ def test_a_replica_killed_with_sigkill_mid_poll_loses_its_accounts_to_the_others
         for n in range(3):
             path = config_file(tmp_path, f"replica{n}", db_url=pg_url, api_base=graph.base,
                                pages=list(graph.fake.pages), smtp_port=smtp_server.port, web_port=free_port(),
-                               poll_every=5)
+                               poll_every=5, settings=3)  # a group of three settings, two Pages each
             procs.append(subprocess.Popen([sys.executable, "-m", "monitor.replica_drill", "--config", str(path)],
                                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         db = open_database(pg_url)
