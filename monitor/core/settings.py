@@ -54,6 +54,23 @@ def is_local_host(host: str) -> bool:
         return False
 
 
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def is_host_name(host: str) -> bool:
+    """A DNS name (an internationalised one in its ASCII form) or an IP address."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_name = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return 0 < len(ascii_name) <= 253 and all(HOST_LABEL.match(label) for label in ascii_name.split("."))
+
+
 def parse_duration(value: object) -> int:
     """'90s', '5m', '2h', '1d' or a number of seconds -> seconds."""
     if isinstance(value, bool):
@@ -148,6 +165,13 @@ class WebConfig(_Section):
     secret_key_env: str = "NURSERYWATCH_SECRET_KEY"
     link_max_age: Duration = 14 * 86400
 
+    @field_validator("link_max_age")
+    @classmethod
+    def _long_enough_to_read(cls, v: int) -> int:
+        if v < 3600:  # read on a phone between nappy changes: a link dead within the hour is no link
+            raise ValueError(f"{v} s is too short for an acknowledgement link: at least 1h (default 14d)")
+        return v
+
     @field_validator("listen")
     @classmethod
     def _host_port(cls, v: str) -> str:
@@ -210,6 +234,13 @@ class EmailConfig(_Section):
     @classmethod
     def _valid_from(cls, v: str) -> str:
         return email_address(v, local_ok=True)
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _host_name(cls, v: str | None) -> str | None:
+        if v is None or is_host_name(v):
+            return v
+        raise ValueError(f"{v!r} is not a host name or IP address (for example smtp.example.org)")
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> "EmailConfig":

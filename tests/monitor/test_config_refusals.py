@@ -93,11 +93,21 @@ def _setting(**sections) -> dict:
     ({"accounts": [{"platform": "x", "id": "1", "token_url": "http://api.x.com/2/oauth2/token"}]}, "accounts[0].token_url"),
     ({"accounts": [{"platform": "x", "id": "1", "token_url": "ftp://api.x.com/token"}]}, "accounts[0].token_url"),
     ({"accounts": [{"platform": "x", "id": "1", "auth_url": "http://x.com/i/oauth2/authorize"}]}, "accounts[0].auth_url"),
+    ({"email": {"smtp_host": "bad host!!"}}, "email.smtp_host"),  # every delivery would fail as "cannot reach"
+    ({"email": {"smtp_host": "smtp.example.org:587"}}, "email.smtp_host"),  # the port has its own key
+    ({"email": {"smtp_host": "-smtp.example.org"}}, "email.smtp_host"),
+    ({"web": {"link_max_age": "1s"}}, "web.link_max_age"),  # every acknowledgement link dead on arrival
+    ({"web": {"link_max_age": "59m"}}, "web.link_max_age"),
 ])
 def test_check_config_refuses_what_run_would_crash_on_or_use_unsafely(sections, key):
     with pytest.raises(ConfigError) as err:
         config_from_dict(_setting(**sections), "nursery.toml")
     assert f"  {key}: " in str(err.value)
+
+
+@pytest.mark.parametrize("host", ["smtp.example.org", "127.0.0.1", "::1", "mail", "smtp.bücher.example"])
+def test_host_names_and_addresses_are_accepted_as_the_smtp_host(host):
+    assert config_from_dict(_setting(email={"smtp_host": host, "smtp_port": 25})).email.smtp_host == host
 
 
 def test_a_local_token_url_and_a_sound_base_url_are_accepted():
