@@ -76,7 +76,8 @@ def make_web_server(rt: Runtime, host: str, port: int, wake: Callable[[], None] 
                 health=rt.health, meta_webhook=meta_webhook(rt, wake),
                 hide_unavailable=lambda account_id: hide_unavailable(rt.for_account(account_id), account_id),
                 envs={each.setting_id: each.alert_env for each in rt.settings},  # a group: every setting's pages
-                send_test_alert=lambda to: send_test_alert(rt.config, rt.sessions, rt.transport, rt.clock, to))
+                send_test_alert=lambda setting_id, to: send_test_alert(  # a group: the admin's own setting
+                    rt.for_setting(setting_id).config, rt.sessions, rt.transport, rt.clock, to))
     )
     # log_config=None: uvicorn's records go to the root handler, through its redaction (monitor.logs)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",

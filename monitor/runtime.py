@@ -87,6 +87,10 @@ class Runtime:
         """Every setting's accounts (account id -> connector): what the daemon polls."""
         return {a: c for r in self.every_setting for a, c in r.connectors.items()}
 
+    def for_setting(self, setting_id: int) -> "Runtime":
+        """The Runtime of one setting of the group (by its database id)."""
+        return next(r for r in self.every_setting if r.setting_id == setting_id)
+
     def for_account(self, account_id: int) -> "Runtime":
         """The Runtime of the setting an account belongs to."""
         return next((r for r in self.every_setting if account_id in r.connectors), self)

@@ -76,7 +76,7 @@ def routes(deps: WebDeps) -> list[Route]:
         if deps.send_test_alert is None:
             raise LinkProblem(409, "Test alerts are sent by the running service",
                               "Start nurserywatch with `nurserywatch run`, or use `nurserywatch test-alert`.")
-        await asyncio.to_thread(deps.send_test_alert, person.email)  # once: not inside the busy retries
+        await asyncio.to_thread(deps.send_test_alert, deps.env.setting_id, person.email)  # once: not in the busy retries
 
         def sent(request: Request) -> Response:
             with deps.sessions.begin() as session:

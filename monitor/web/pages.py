@@ -74,7 +74,7 @@ class WebDeps:
     env: AlertEnv
     clock: Callable[[], datetime]
     hide: HideFn | None = None  # None: the page never offers hiding
-    send_test_alert: Callable[[str], object] | None = None  # (email) -> a [TEST] alert by the real route; None: no button
+    send_test_alert: Callable[[int, str], object] | None = None  # (setting id, email) -> a [TEST] alert by the real route; None: no button
     health: Health | None = None  # None: /readyz checks the database and the outbox only
     meta_webhook: webhooks.MetaWebhook | None = None  # None: /webhooks/meta answers 404
     hide_unavailable: Callable[[int], str | None] | None = None  # account id -> why it cannot hide, or None

@@ -113,3 +113,31 @@ def test_an_alert_emails_link_opens_in_the_alerts_own_setting(client, group_rt):
         page = client.get(payload["context"]["ack_url"].removeprefix(BASE))
         assert page.status_code == 200, page.text
         assert f"{key.title()} Nursery" in page.text
+
+
+def test_a_settings_admin_sends_the_test_alert_in_their_own_setting(tmp_path, db_url, sessions, clock, monkeypatch):
+    """The running service's button (monitor.daemon.make_web_server): the [TEST] alert is
+    the admin's own setting's, not the group's first setting's."""
+    from monitor.daemon import make_web_server
+    from tests.monitor.webapp_helpers import post_form
+
+    monkeypatch.setenv("NURSERYWATCH_SECRET_KEY", "test-secret-key-0123456789abcdef")
+    path = write_group(tmp_path, db_url)
+    oak_file = tmp_path / "settings.d" / "oak.toml"
+    oak_file.write_text(oak_file.read_text().replace(
+        '[[accounts]]', '[[recipients]]\nname = "Ola Admin"\nemail = "oak.admin@example.org"\nroles = ["admin"]\n'
+                        '[[accounts]]'))
+    rt = build_group_runtime(load_group(path), clock=clock, sessions=sessions, classifier=Keywords())
+    assert [r.config.setting.key for r in rt.settings][0] == "elm"  # oak is not the first setting
+    app = make_web_server(rt, "127.0.0.1", 0).config.app
+    with TestClient(app, base_url=BASE, follow_redirects=False, client=("203.0.113.9", 50000)) as client:
+        sign_in(client, rt, "oak.admin@example.org")
+        r = post_form(client, "/admin", "/admin/test-alert")
+        assert r.status_code == 200, r.text
+        assert "[TEST] alert was sent to oak.admin@example.org" in r.text
+    asyncio.run(rt.aclose())
+    with rt.sessions() as s:
+        tests = [(m.address, m.setting_id) for m in s.scalars(select(OutboxMessage))
+                 if (m.payload or {}).get("context", {}).get("test")]
+        oak = s.scalar(select(Setting.id).where(Setting.key == "oak"))
+    assert tests == [("oak.admin@example.org", oak)]

@@ -119,7 +119,8 @@ def test_send_a_test_alert_sends_a_marked_alert_to_the_admin_by_the_real_route(w
 
     monkeypatch.setenv("NURSERYWATCH_SECRET_KEY", "test-secret-key-0123456789abcdef")
     transport = FileTransport(str(tmp_path / "sent"))
-    deps_kw = {"send_test_alert": lambda to: send_test_alert(world.config, world.sessions, transport, world.clock, to)}
+    deps_kw = {"send_test_alert": lambda _setting, to: send_test_alert(world.config, world.sessions, transport,
+                                                                      world.clock, to)}
     with client_for(world, **deps_kw) as jo:
         sign_in(jo, world, "jo")
         r = post_form(jo, "/admin", "/admin/test-alert")
