@@ -33,12 +33,12 @@ class MetaChange:
 
 @dataclass(frozen=True)
 class Change:
-    """What to do to the store: add (or update, when `edited`) an item, or mark one."""
+    """What to do to the store: add an item (or, when stored already with other words, read the edit),
+    or mark one."""
 
     action: Literal["upsert", "hidden", "unhidden", "removed"]
     external_id: str
     item: FetchedItem | None = None
-    edited: bool = False
 
 
 def meta_changes(body: object, now: datetime) -> list[MetaChange]:

@@ -8,10 +8,14 @@ own connector (a targeted fetch fills in what the payload leaves out), and
 applies them. The store's (account, external id) key makes a comment that
 arrives both by webhook and by polling one item and one alert.
 
-Edits: an item nobody was alerted about is re-classified with its new text;
-once an alert exists, the stored text stays what people were shown (the
-record of concern) and the edit is an audit event. Hides and removals mark
-the item; a removal of an alerted item is an audit event too.
+Edits (a stored comment that comes again with other words, whatever the
+platform calls it: Instagram sends no "edited" verb) are handled as the hourly
+re-read handles them (`monitor.recheck.apply_changes`), at once: an item
+nobody was alerted about is re-classified with its new text; once an alert
+exists, the stored text stays what people were shown (the record of concern),
+the new wording is classified and noted on the alert, and one that adds a
+concern raises the alert again. Hides and removals mark the item; a removal
+of an alerted item is an audit event too.
 
 A failing fetch is retried with backoff, then the event is marked failed
 (kept, logged by id); a delivery that is not a Meta payload fails at once.
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.ack import audit
@@ -35,10 +39,11 @@ from connectors.facebook.webhook import resolve as resolve_facebook
 from connectors.instagram.webhook import resolve as resolve_instagram
 from connectors.webhook import Change, MalformedDelivery, meta_changes
 from monitor.core.db import insert_ignoring_conflict
-from monitor.core.models import Account, Alert, Finding, Item, WebhookEvent, WebhookState
+from monitor.core.models import Account, Alert, Item, WebhookEvent, WebhookState
 from monitor.core.store import store_batch
-from monitor.core.types import Batch, CycleReport
+from monitor.core.types import Batch, CycleReport, ItemChange
 from monitor.pipeline import process
+from monitor.recheck import apply_changes
 from monitor.runtime import Runtime
 from monitor.webhook_health import heard
 
@@ -172,7 +177,7 @@ def _settle(rt: Runtime, event_id: int, outcome: object, report: EventReport) ->
                 acc = session.get(Account, account_id)
                 heard(acc, now)
                 for ch in changes:
-                    report.stored += apply(session, acc.setting_id, acc, ch, now)
+                    report.stored += apply(session, rt.for_account(account_id), acc, ch, now)
             ev = session.get(WebhookEvent, event_id)
             ev.state, ev.processed_at, ev.claimed_at, ev.last_error = WebhookState.done.value, now, None, None
 
@@ -199,13 +204,13 @@ def _retry(rt: Runtime, event_id: int, err: ConnectorError, report: EventReport)
         log.warning("webhook event %s: %s; retrying at %s", event_id, type(err).__name__, ev.next_attempt_at.isoformat())
 
 
-def apply(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> int:
-    """One store change in the caller's transaction; how many new items it stored."""
+def apply(session: Session, rt: Runtime, acc: Account, ch: Change, now: datetime) -> int:
+    """One store change in the caller's transaction (`rt`: the account's setting); how many new items it stored."""
     if ch.action == "upsert" and ch.item is not None:
         stored = store_batch(session, acc, Batch(items=[ch.item]), now)
         acc.items_seen += stored
-        if not stored and ch.edited:
-            _edited(session, setting_id, acc, ch, now)
+        if not stored:
+            _edited(session, rt, acc, ch)
         return stored
     item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
     if item is None:
@@ -215,21 +220,15 @@ def apply(session: Session, setting_id: int, acc: Account, ch: Change, now: date
     elif ch.action == "removed" and item.removed_at is None:
         item.removed_at = now
         if (alert := session.scalar(select(Alert).where(Alert.item_id == item.id))) is not None:
-            audit(session, alert, setting_id, "removed_on_platform", None, now)
+            audit(session, alert, acc.setting_id, "removed_on_platform", None, now)
     return 0
 
 
-def _edited(session: Session, setting_id: int, acc: Account, ch: Change, now: datetime) -> None:
-    item = session.scalar(select(Item).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
-    if item is None or item.text == ch.item.text or item.erased_at is not None:  # erased: stays erased
-        return
-    alert = session.scalar(select(Alert).where(Alert.item_id == item.id))
-    if alert is not None:  # keep what people were shown; note that it changed
-        audit(session, alert, setting_id, "edited_on_platform", None, now)
-        return
-    item.text, item.updated_at, item.classified_at, item.needs_review = ch.item.text, now, None, False
-    session.execute(delete(Finding).where(Finding.item_id == item.id))
-    log.info("item %s: edited on the platform; classified again", item.id)
+def _edited(session: Session, rt: Runtime, acc: Account, ch: Change) -> None:
+    """A stored comment came again: if its words changed, the edit is read as the re-read reads it."""
+    stored = session.scalar(select(Item.text).where(Item.account_id == acc.id, Item.external_id == ch.external_id))
+    if stored is not None and stored != ch.item.text:
+        apply_changes(rt, session, acc, [ItemChange(ch.external_id, text=ch.item.text)])
 
 
 async def process_and_alert(rt: Runtime) -> EventReport:

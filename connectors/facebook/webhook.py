@@ -44,7 +44,7 @@ async def resolve(connector: FacebookConnector, change: MetaChange) -> list[Chan
         return []
     if change.field == "mention":  # the Page named in someone else's post or comment
         found = replace(found, kind="mention", can_hide=False)
-    return [Change("upsert", found.external_id, found, edited=verb != "add")]
+    return [Change("upsert", found.external_id, found)]
 
 
 async def _fetch(connector: FacebookConnector, item: str, oid: str, v: dict) -> FetchedItem | None:

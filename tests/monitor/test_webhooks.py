@@ -188,7 +188,7 @@ def test_an_edit_of_an_unalerted_comment_is_classified_again(world, smtp_server)
         assert s.scalar(select(Item.text).where(Item.external_id == "2001_3003")) == DISCLOSURE
 
 
-def test_an_edit_after_an_alert_keeps_the_record_and_is_audited(world):
+def test_an_edit_after_an_alert_keeps_the_record_and_notes_what_the_new_wording_does(world):
     rt, graph, client, _ = world
     graph.comment("2001_3004", DISCLOSURE)
     post(client, feed_change("2001_3004"))
@@ -196,9 +196,13 @@ def test_an_edit_after_an_alert_keeps_the_record_and_is_audited(world):
     graph.objects["2001_3004"]["message"] = "never mind"
     post(client, feed_change("2001_3004", verb="edited"))
     asyncio.run(process_and_alert(rt))
+    post(client, feed_change("2001_3004", verb="edited"))  # Meta sends the same edit again: noted once
+    asyncio.run(process_and_alert(rt))
     with rt.sessions() as s:
         assert s.scalar(select(Item.text).where(Item.external_id == "2001_3004")) == DISCLOSURE
-        assert s.scalar(select(AuditEvent.action).where(AuditEvent.action == "edited_on_platform"))
+        notes = [d["note"] for d in s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "note"))]
+    assert notes == ["The comment was edited on the Facebook page (the wording shown here is the original); "
+                     "the new wording no longer raises this concern."]
 
 
 def test_hides_unhides_and_removals_mark_the_stored_comment(world):
@@ -247,6 +251,39 @@ def test_an_instagram_mention_is_completed_through_the_account_node(make_config,
     with sessions() as s:
         item = s.scalar(select(Item))
         assert item.kind == "mention" and item.can_hide is False and item.parent_external_id == "18000000000000009"
+
+
+def test_an_instagram_comment_that_comes_again_with_other_words_is_read_as_an_edit(make_config, sessions, clock,
+                                                                                   monkeypatch, classifier):
+    """Instagram's `comments` change has no verb: a stored comment arriving with new words is an edit."""
+    monkeypatch.setenv("IG_TOKEN", "ig-token")
+    now_text = {"text": "Lovely photos from sports day"}
+
+    def graph(request):
+        return httpx.Response(200, json={"id": "17900000000000001", "text": now_text["text"], "username": "a_parent",
+                                         "from": {"id": "555", "username": "a_parent"},
+                                         "timestamp": "2026-11-23T08:58:00+0000", "media": {"id": "18000000000000009"}})
+
+    config = make_config(accounts=[{"platform": "instagram", "id": "17841400000000001", "token_env": "IG_TOKEN",
+                                    "api_base": "https://graph.test/v21.0"}])
+    rt = build_runtime(config, clock=clock, sessions=sessions, classifier=classifier,
+                       http=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
+    body = json.dumps({"object": "instagram", "entry": [{"id": "17841400000000001", "time": 1519399310, "changes": [
+        {"field": "comments", "value": {"id": "17900000000000001", "text": "(snippet)",
+                                        "media": {"id": "18000000000000009"}}}]}]})
+    with sessions.begin() as s:
+        queue_event(s, rt.setting_id, "meta", body.encode(), clock())
+    asyncio.run(process_and_alert(rt))
+    assert count(sessions, Alert) == 0
+    now_text["text"] = DISCLOSURE
+    clock.advance(minutes=1)
+    with sessions.begin() as s:
+        queue_event(s, rt.setting_id, "meta", body.replace("(snippet)", "(snippet, edited)").encode(), clock())
+    asyncio.run(process_and_alert(rt))
+    asyncio.run(rt.aclose())
+    assert count(sessions, Alert) == 1
+    with sessions() as s:
+        assert s.scalar(select(Item.text)) == DISCLOSURE
 
 
 def test_a_signed_delivery_that_is_not_a_meta_payload_is_kept_as_failed(world):
