@@ -51,12 +51,14 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from alerts.testing import ScriptedHandler, free_port  # noqa: E402
 from connectors.fakeserver import FakePages  # noqa: E402
+from connectors.meta import DEFAULT_PAUSE  # noqa: E402
 from monitor.core.db import normalise_url, open_database  # noqa: E402
 from monitor.core.models import Account, Item, OutboxMessage  # noqa: E402
 from monitor.replica_drill import FLAG, audit, concurrent_requests, config_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
+PLATFORM_PAUSE = DEFAULT_PAUSE.total_seconds()  # the longest a throttled Graph API account waits
 
 
 def proc_sample(pid: int) -> tuple[float, int] | None:
@@ -95,16 +97,27 @@ class Graph:
         self.loop.call_soon_threadsafe(add)
 
 
-def poll_lags(feeds: list[tuple[str, str, float]], every: float, since: float, until: float) -> list[float]:
-    """Seconds each poll started after one interval from the previous poll of its Page.
+def poll_lags(feeds: list[tuple[str, str, float]], every: float, since: float, until: float,
+              paused: dict[str, list[float]] | None = None) -> tuple[list[float], int]:
+    """Seconds each poll started after one interval from the previous poll of its Page, and how
+    many polls were left out because the platform throttled the Page in between (the connector
+    then waits the pause the platform asks for: 5-15 minutes, by design).
     A poll is a run of feed requests (retries included) less than half an interval apart."""
     starts: dict[str, list[float]] = {}
     for page, _replica, at in sorted(feeds, key=lambda f: f[2]):
         polls = starts.setdefault(page, [])
         if not polls or at - polls[-1] > every / 2:
             polls.append(at)
-    return [max(0.0, b - a - every) for polls in starts.values() for a, b in zip(polls, polls[1:])
-            if since <= b < until]
+    lags, waited = [], 0
+    for page, polls in starts.items():
+        for a, b in zip(polls, polls[1:]):
+            if not since <= b < until:
+                continue
+            if any(a <= t < b for t in (paused or {}).get(page, ())):
+                waited += 1
+            else:
+                lags.append(max(0.0, b - a - every))
+    return lags, waited
 
 
 def pct(values: list[float], q: float) -> float:
@@ -161,6 +174,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=4.0)
     p.add_argument("--comments-per-second", type=float, default=2.0)
     p.add_argument("--classifier", choices=["phrases", "real"], default="phrases")
+    p.add_argument("--max-drain", type=float, default=20.0,
+                   help="minutes to wait after the last comment for everything to be stored and sent")
     args = p.parse_args()
     if not args.database or not args.database.startswith("postgresql"):
         sys.exit("--database postgresql://... (or NURSERYWATCH_BENCH_DATABASE_URL): replicas need PostgreSQL")
@@ -229,7 +244,10 @@ def main() -> None:
                 print(f"SIGKILL replica pid {pid} at {killed_mono - steady:.0f} s, holding {len(held)} poll lease(s)")
         time.sleep(1 / args.comments_per_second)
     posting_ended = time.monotonic()
-    deadline = posting_ended + 180
+    # a throttled Page waits out the platform's pause (up to 15 minutes) before its comments come in
+    last_throttle = max((t for page in graph.fake.pages.values() for t in page.throttled), default=0.0)
+    deadline = max(posting_ended + 180, last_throttle + PLATFORM_PAUSE + 2 * args.poll_every + 60)
+    deadline = min(deadline, posting_ended + args.max_drain * 60)
     while not settled(db, graph.posted) and time.monotonic() < deadline:
         time.sleep(1)
     drained = time.monotonic() - posting_ended
@@ -257,12 +275,17 @@ def main() -> None:
         per_replica[replica] = per_replica.get(replica, 0) + 1
     print("polls (feed requests) per replica: " + ", ".join(f"pid {k}: {v}" for k, v in sorted(per_replica.items())))
     every = float(args.poll_every)
-    before = poll_lags(graph.fake.feeds, every, steady, killed_mono or end)
-    after = poll_lags(graph.fake.feeds, every, (killed_mono or end) + every, posting_ended)
-    for name, lags in (("before the kill", before), ("after the kill (from one interval on)", after)):
+    paused = {pid: page.throttled for pid, page in graph.fake.pages.items()}
+    print(f"throttling answers: {sum(map(len, paused.values()))} on {sum(1 for t in paused.values() if t)} Page(s)")
+    before = poll_lags(graph.fake.feeds, every, steady, killed_mono or end, paused)
+    after = poll_lags(graph.fake.feeds, every, (killed_mono or end) + every, posting_ended, paused)
+    for name, (lags, waited) in (("before the kill", before), ("after the kill (from one interval on)", after)):
         if lags:
+            tenth = sum(1 for lag in lags if lag <= every / 10) / len(lags)
+            within = sum(1 for lag in lags if lag <= every) / len(lags)
             print(f"poll lag {name}: p50 {pct(lags, 50):.1f} s, p95 {pct(lags, 95):.1f} s, max {max(lags):.1f} s "
-                  f"over {len(lags)} polls")
+                  f"over {len(lags)} polls; {tenth:.1%} within a tenth of an interval of plan, {within:.1%} within one "
+                  f"({waited} poll(s) after a platform pause left out)")
     if victim is not None:
         me = str(victim.pid)
         victim_pages = {page for page, replica, at in graph.fake.feeds if replica == me}
@@ -275,11 +298,16 @@ def main() -> None:
                 if before_kill:  # how late against its plan: one interval after its last poll before the kill
                     late.append(max(0.0, min(later) - max(before_kill) - every))
         missing = len(victim_pages) - len(waits)
+        # a Page the platform throttled shortly before the kill waits out its pause whoever holds it
+        on_pause = sum(1 for page in victim_pages if not any(
+            p_ == page and at > killed_mono and r != me for p_, r, at in graph.fake.feeds)
+            and any(t <= killed_mono < t + PLATFORM_PAUSE for t in paused[page]))
         print(f"takeover: the killed replica had polled {len(victim_pages)} Page(s) ({len(held)} leased at the kill); "
               f"each was next polled by another replica within {max(waits, default=0):.1f} s of the kill "
               f"(p95 {pct(waits, 95):.1f} s; one poll interval is {every:.0f} s), at most {max(late, default=0):.1f} s "
               f"later than one interval after its previous poll (p95 {pct(late, 95):.1f} s); "
-              f"never polled again: {missing}")
+              f"never polled again: {missing} ({on_pause} of them waiting out a platform pause that began "
+              f"before the kill)")
     for pr in procs:
         rows = samples[pr.pid]
         if len(rows) < 2:

@@ -44,6 +44,7 @@ class FakePage:
     posts: dict[str, dict] = field(default_factory=dict)
     comments: dict[str, list[dict]] = field(default_factory=dict)  # post id -> comments, oldest first
     requests: int = 0
+    throttled: list[float] = field(default_factory=list)  # time.monotonic() of each throttling answer
     _next: int = 1
 
     def __post_init__(self) -> None:
@@ -128,6 +129,7 @@ def make_app(world: FakePage) -> Starlette:
     def fault() -> Response | None:
         world.requests += 1
         if world.throttle_rate and world.rng.random() < world.throttle_rate:
+            world.throttled.append(time.monotonic())
             if world.rng.random() < 0.5:
                 return _error(400, 4, "(#4) Application request limit reached")
             usage = {world.page_id: [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 20,
