@@ -10,7 +10,10 @@ At every tick a replica claims accounts that are due and that nobody holds:
        FOR NO KEY UPDATE SKIP LOCKED
 
 and writes its name and an expiry (`lease_holder`, `lease_until`) on them in
-the same transaction. SKIP LOCKED makes two replicas claiming at the same
+the same transaction. An account whose lease ran out while still held (its
+replica died, or stalled past the expiry, mid-poll) counts as due at once:
+that poll began and never finished, so waiting for the next plan would leave
+the account unpolled for up to two intervals. SKIP LOCKED makes two replicas claiming at the same
 instant take different accounts instead of queueing behind each other; the
 expiry is what makes the claim outlast that transaction. (The row locks are
 FOR NO KEY UPDATE: a plain FOR UPDATE would also wait for, or skip, every
@@ -44,7 +47,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.models import Account
@@ -76,6 +79,10 @@ class PollLeases:
     def _free(self, now: datetime):
         return or_(Account.lease_until.is_(None), Account.lease_until < now, Account.lease_holder == self.holder)
 
+    def _abandoned(self, now: datetime):
+        """Another replica's poll that began and never ended: held, but its lease ran out."""
+        return and_(Account.lease_holder.is_not(None), Account.lease_holder != self.holder, Account.lease_until < now)
+
     def claim_due(self, account_ids: Iterable[int], tolerance: float, room: int) -> list[int]:
         """Lease up to `room` of `account_ids` that are due and free; their ids, most overdue first."""
         ids = list(account_ids)
@@ -86,13 +93,21 @@ class PollLeases:
             claimed = list(session.scalars(
                 select(Account.id)
                 .where(Account.id.in_(ids),
-                       or_(Account.next_poll_at.is_(None), Account.next_poll_at <= now + timedelta(seconds=tolerance)),
+                       or_(Account.next_poll_at.is_(None), Account.next_poll_at <= now + timedelta(seconds=tolerance),
+                           self._abandoned(now)),
                        self._free(now))  # ours too: the caller passes only accounts it is not polling
                 .order_by(Account.next_poll_at.asc().nulls_first(), Account.id)
                 .limit(room)
                 .with_for_update(skip_locked=True, key_share=True)
             ))
             if claimed:
+                taken_over = list(session.scalars(
+                    update(Account).where(Account.id.in_(claimed), self._abandoned(now))
+                    .values(next_poll_at=now).returning(Account.id)  # poll it now: its planned poll never ended
+                    .execution_options(synchronize_session=False)))
+                if taken_over:
+                    log.warning("took over %s account(s) whose poll another replica began and never ended: %s",
+                                len(taken_over), sorted(taken_over))
                 session.execute(
                     update(Account).where(Account.id.in_(claimed))
                     .values(lease_holder=self.holder, lease_until=now + self.ttl)

@@ -97,6 +97,29 @@ def test_a_dead_replicas_lease_runs_out_within_one_poll_interval_and_another_tak
     assert sorted(alive.claim_due(six_accounts.connectors, 0, room=6)) == sorted(held)
 
 
+def test_an_account_whose_poll_a_dead_replica_began_is_polled_when_the_lease_runs_out_not_at_its_next_plan(
+        six_accounts, clock):
+    rt = six_accounts
+    ttl = lease_ttl(tick_seconds(rt))  # 6 s: three ticks of a 10 s interval
+    dead = PollLeases(rt.sessions, clock, ttl, holder="dead")
+    alive = rt.leases  # this runtime's replica
+    alive.ttl = ttl
+    account_id = next(iter(rt.connectors))
+    dead.claim_due([account_id], 0, room=1)
+    with rt.sessions.begin() as s:  # the dead replica began its poll: the plan moved one interval on
+        s.get(Account, account_id).next_poll_at = clock() + timedelta(seconds=10)
+    clock.advance(seconds=ttl.total_seconds() + 1)
+    assert alive.claim_due([account_id], 0, room=1) == [account_id]
+    assert asyncio.run(poll_account(rt, account_id, rt.connectors[account_id], CycleReport(), only_due=True))
+    with rt.sessions() as s:
+        acc = s.get(Account, account_id)
+        assert acc.lease_holder is None and acc.last_success_at == clock()  # polled now, and handed back
+    with rt.sessions.begin() as s:  # a poll that ended normally is not "abandoned": it waits for its plan
+        s.get(Account, account_id).next_poll_at = clock() + timedelta(seconds=10)
+    clock.advance(seconds=ttl.total_seconds() + 1)
+    assert alive.claim_due([account_id], 0, room=1) == []
+
+
 @pytest.mark.parametrize("every", [5, 10, 60, 300, 3600])
 def test_the_lease_is_shorter_than_the_poll_interval(every):
     setting = SimpleNamespace(config=SimpleNamespace(accounts=[SimpleNamespace(poll_every=every)]))
