@@ -310,13 +310,15 @@ def main() -> None:
               f"before the kill)")
     for pr in procs:
         rows = samples[pr.pid]
-        if len(rows) < 2:
+        busy = [r for r in rows if steady <= r[0] <= posting_ended]  # while comments arrived (not the idle drain)
+        if len(busy) < 2:
             continue
-        (t_a, cpu_a, _), (t_b, cpu_b, _) = rows[0], rows[-1]
+        (t_a, cpu_a, _), (t_b, cpu_b, _) = busy[0], busy[-1]
         peak = max(r for _t, _c, r in rows)
         tag = " (killed)" if pr is victim else ""
-        print(f"replica pid {pr.pid}{tag}: CPU {100 * (cpu_b - cpu_a) / (t_b - t_a):.0f}% of one core, "
-              f"peak RSS {peak / 2**20:.0f} MiB, exit {pr.returncode}")
+        print(f"replica pid {pr.pid}{tag}: CPU {100 * (cpu_b - cpu_a) / (t_b - t_a):.0f}% of one core while "
+              f"comments arrived, peak RSS {peak / 2**20:.0f} MiB, exit {pr.returncode}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     run_s = posting_ended - steady
     new_items = items - items_before
     grown = size_after - size_before
