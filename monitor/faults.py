@@ -27,6 +27,7 @@ from connectors.base import Batch
 from connectors.demo.connector import load_samples
 from monitor.core.models import Alert, Item, OutboxMessage
 from monitor.core.types import FetchedItem
+from monitor.replica_drill import people_toml
 
 BATCH = 100
 STREAM = ("comments", "")
@@ -45,14 +46,7 @@ from = "nurserywatch@example.org"
 smtp_host = "127.0.0.1"
 smtp_port = {smtp_port}
 smtp_starttls = false
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
+{people_toml("manager@example.org", "dsl@example.org")}
 [[accounts]]
 platform = "demo"
 id = "page"

@@ -58,7 +58,8 @@ request_deadline = "20s"
 """ for page in pages)
 
 
-def _people(manager: str, dsl: str) -> str:
+def people_toml(manager: str, dsl: str) -> str:
+    """A setting's manager and DSL, as `[[recipients]]` (the drills' and the fault suite's people)."""
     return f"""
 [[recipients]]
 name = "Jo Manager"
@@ -99,7 +100,7 @@ deadline = "60s"
     path = folder / f"{name}.toml"
     if settings == 1:
         path.write_text(f'[setting]\nname = "Oakfield Nurseries"\n{shared}'
-                        f'{_people("manager@example.org", "dsl@example.org")}{_accounts(pages, api_base, poll_every)}')
+                        f'{people_toml("manager@example.org", "dsl@example.org")}{_accounts(pages, api_base, poll_every)}')
         return path
     (folder / f"{name}.d").mkdir(exist_ok=True)
     path.write_text(f"""[group]
@@ -116,7 +117,7 @@ settings = ["*"]
         key = f"s{n:03d}"
         (folder / f"{name}.d" / f"{key}.toml").write_text(
             f'[setting]\nkey = "{key}"\nname = "Oakfield {key}"\n'
-            f'{_people(f"{key}.manager@example.org", f"{key}.dsl@example.org")}'
+            f'{people_toml(f"{key}.manager@example.org", f"{key}.dsl@example.org")}'
             f'{_accounts(pages[n::settings], api_base, poll_every)}')
     return path
 
