@@ -216,13 +216,16 @@ def main() -> None:
           f"poll every {args.poll_every} s, {args.latency} s per request, {args.errors:.0%} errors, "
           f"{args.throttle:.1%} throttled; {args.comments_per_second}/s comments for {args.minutes} min")
     while time.monotonic() - t0 < 300:  # every replica has synced the config, and every Page has been polled once
-        with db() as s:
-            polled = s.scalar(select(func.count()).select_from(Account).where(Account.last_success_at.is_not(None)))
-        if polled >= pages:
+        with db() as s:  # (or is waiting out a pause the platform asked for on its first poll)
+            polled, paused = s.execute(select(
+                func.count(Account.last_success_at),
+                func.count().filter(Account.last_success_at.is_(None), Account.backoff_until.is_not(None)))).one()
+        if polled + paused >= pages:
             break
         time.sleep(1)
     steady = time.monotonic()
-    print(f"first poll of every Page done in {steady - t0:.0f} s (backfill: nothing alerted)")
+    print(f"first poll of every Page done in {steady - t0:.0f} s ({paused} throttled on it and waiting out the "
+          f"platform's pause; backfill: nothing alerted)")
     size_before, items_before = db_bytes(db), len(graph.posted)
 
     rng, n, victim, held, killed_mono = random.Random(3), 0, None, [], None
