@@ -193,7 +193,7 @@ def test_an_edit_after_an_alert_keeps_the_record_and_notes_what_the_new_wording_
     graph.comment("2001_3004", DISCLOSURE)
     post(client, feed_change("2001_3004"))
     asyncio.run(process_and_alert(rt))
-    graph.objects["2001_3004"]["message"] = "never mind"
+    graph.objects["2001_3004"]["message"] = "Sorry, wrong page, please ignore"
     post(client, feed_change("2001_3004", verb="edited"))
     asyncio.run(process_and_alert(rt))
     post(client, feed_change("2001_3004", verb="edited"))  # Meta sends the same edit again: noted once
