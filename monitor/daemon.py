@@ -26,7 +26,6 @@ import logging
 import signal
 import socket
 import time
-from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -41,7 +40,7 @@ from monitor.accounts.testalert import send_test_alert
 from monitor.group_jobs import run_digests
 from monitor.job_locks import one_replica
 from monitor.lease import DatabaseLease
-from monitor.limits import PollLimits, app_of
+from monitor.limits import PollLimits
 from monitor.pipeline import deliver, process, run_account, run_cycle
 from monitor.poll_leases import lease_ttl
 from monitor.recheck import recheck_due
@@ -136,42 +135,13 @@ class Jobs:
 
     async def claim(self) -> None:
         """Replicas: start polls for the due accounts this replica could lease, as many as
-        `[concurrency]` leaves room for: in all, per platform and per app. Run at each tick and
-        when a poll ends (at most once a second then), so a replica is not held to `total` polls
-        per tick. A lease is taken only for a poll that can start now: an account leased to
-        wait for this replica's platform slot could have been polled by another replica."""
+        `[concurrency] total` leaves room for. Run at each tick and when a poll ends (at most
+        once a second then), so a replica is not held to `total` polls per tick."""
         async with self.claiming:
             self.claimed_at = time.monotonic()
-            for ids, room in self._rooms():
-                self._start(await asyncio.to_thread(self.rt.leases.claim_due, ids, self.rt.tolerance, room))
-
-    def _rooms(self) -> list[tuple[list[int], int]]:
-        """The accounts not being polled, by platform and app, each group with how many more may poll now."""
-        limits, connectors = self.limits, self.rt.all_connectors
-
-        def key(account_id: int) -> tuple[str, str]:
-            platform = connectors[account_id].platform
-            return platform, app_of(platform, getattr(connectors[account_id], "account", None))
-
-        busy = Counter(key(a) for a in self.polling if a in connectors)
-        on_platform, on_app = Counter(), Counter()
-        for (platform, app), n in busy.items():
-            on_platform[platform] += n
-            on_app[app] += n
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for account_id in connectors:
-            if account_id not in self.polling:
-                groups[key(account_id)].append(account_id)
-        left, out = limits.config.total - len(self.polling), []
-        for (platform, app), ids in groups.items():
-            room = min(left, limits.platform_limit(platform) - on_platform[platform],
-                       limits.config.per_app - on_app[app])
-            if room > 0:
-                out.append((ids, room))
-                left -= room  # at most: claim_due may find fewer due
-                on_platform[platform] += room
-                on_app[app] += room
-        return out
+            room = self.rt.config.concurrency.total - len(self.polling)
+            free = [a for a in self.rt.all_connectors if a not in self.polling]
+            self._start(await asyncio.to_thread(self.rt.leases.claim_due, free, self.rt.tolerance, room))
 
     def _start(self, account_ids) -> None:
         connectors = self.rt.all_connectors

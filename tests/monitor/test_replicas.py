@@ -36,7 +36,7 @@ from monitor.pipeline import poll_account
 from monitor.poll_leases import PollLeases, lease_ttl
 from monitor.replica_drill import FLAG, audit, build, concurrent_requests, config_file
 from monitor.runtime import build_runtime
-from tests.monitor.helpers import Keywords, Scripted, Stuck
+from tests.monitor.helpers import Keywords, Scripted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -118,35 +118,6 @@ def test_an_account_whose_poll_a_dead_replica_began_is_polled_when_the_lease_run
         s.get(Account, account_id).next_poll_at = clock() + timedelta(seconds=10)
     clock.advance(seconds=ttl.total_seconds() + 1)
     assert alive.claim_due([account_id], 0, room=1) == []
-
-
-def test_a_replica_leases_only_the_accounts_its_platform_limit_lets_it_poll_now(pg_url, make_config, clock):
-    """Four demo accounts at most in flight per replica: the other two stay free for another replica,
-    instead of being leased to wait for this one's slots."""
-    config = make_config(concurrency={"default_per_platform": 4},
-                         accounts=[{"platform": "demo", "id": f"page-{n}", "poll_every": "10s"} for n in range(6)])
-    rt = build_runtime(config, clock=clock, classifier=Keywords())
-    for account_id in list(rt.connectors):
-        rt.connectors[account_id] = Stuck()  # polls that stay in flight
-
-    async def claim_once() -> set[int]:
-        jobs = Jobs(rt)
-        await jobs.claim()
-        polling = set(jobs.polling)
-        for task in jobs.polling.values():
-            task.cancel()
-        await asyncio.gather(*jobs.polling.values(), return_exceptions=True)
-        return polling
-
-    polling = asyncio.run(claim_once())
-    with rt.sessions() as s:
-        leased = set(s.scalars(select(Account.id).where(Account.lease_holder == rt.leases.holder)))
-    other = PollLeases(rt.sessions, clock, timedelta(seconds=30), holder="other")
-    taken = other.claim_due(rt.connectors, 0, room=6)
-    asyncio.run(rt.aclose())
-    rt.sessions.dispose()
-    assert len(polling) == 4 and leased <= polling
-    assert len(taken) == 2 and not set(taken) & polling
 
 
 @pytest.mark.parametrize("every", [5, 10, 60, 300, 3600])
