@@ -5,6 +5,7 @@ import asyncio
 from datetime import datetime
 
 from monitor.core.types import Batch, Classification, Evidence, FetchedItem, Finding
+from monitor.replica_drill import people_toml
 
 
 class Scripted:
@@ -86,16 +87,7 @@ url = "{db_url}"
 {web}[email]
 from = "nurserywatch@example.org"
 outbox_dir = "{tmp_path}/outbox"
-{smtp}
-[[recipients]]
-name = "Jo Manager"
-email = "manager@example.org"
-roles = ["manager"]
-[[recipients]]
-name = "Sam Lead"
-email = "dsl@example.org"
-roles = ["dsl"]
-[[accounts]]
+{smtp}{people_toml("manager@example.org", "dsl@example.org")}[[accounts]]
 platform = "demo"
 id = "page"
 {every}options = {{ per_cycle = 100 }}
