@@ -54,9 +54,10 @@ class FastTextcat:
         keys: list[int] = []
         lengths = []
         for doc in docs:
-            k = sorted(set(doc.to_array(NORM).tolist()))
-            if relations is not None and len(doc):
-                k += relations(doc).tolist()
+            norms = doc.to_array(NORM).tolist()
+            k = sorted(set(norms))
+            if relations is not None and norms:
+                k += relations.from_norms(norms, doc.vocab.strings).tolist()
             keys += k
             lengths.append(len(k))
         n = len(keys)

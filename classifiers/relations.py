@@ -26,7 +26,6 @@ from .lexicon import load_toml, word_classes
 
 SALT = 0x4E1  # keeps these keys apart from the word features' hashes
 _NONE = numpy.zeros((0,), dtype="uint64")
-_UNSEEN = object()
 CACHE_LIMIT = 200_000  # words remembered as act / not an act (a daemon meets new words forever)
 ROLES = {"child": "C", "staff": "S", "adult_home": "HOME"}
 
@@ -43,32 +42,37 @@ class RelationFeatures:
         self.acts = tuple(sorted(set(data["acts"]), key=lambda a: (-len(a), a)))  # longest start first
         self.roles = {role: frozenset(get_string_id(w) for w in classes[cls]) for cls, role in ROLES.items()}
         self._act_of: dict[int, int | None] = {}  # NORM hash -> index of its act, or None
+        self._act_ids: set[int] = set()  # the NORM hashes in _act_of that are acts
         self.keys = {name: _key(name) for name in ("H>C", "S>H", "S>H>C", "HOME>H>C", "C>H")}
         self.act_keys = [(_key(f"{a}>C"), _key(f"S>{a}>C")) for a in self.acts]
 
-    def _act(self, norm: int, strings) -> int | None:
-        if norm not in self._act_of:
-            if len(self._act_of) >= CACHE_LIMIT:
-                self._act_of.clear()
+    def _learn(self, norms: set[int], strings) -> None:
+        """Remember, for each of these new words, whether it is an act and which."""
+        for norm in norms:
             word = strings[norm] if norm in strings else ""
-            self._act_of[norm] = next((k for k, a in enumerate(self.acts) if len(word) > 2 and word.startswith(a)),
-                                      None)
-        return self._act_of[norm]
+            act = next((k for k, a in enumerate(self.acts) if len(word) > 2 and word.startswith(a)), None)
+            self._act_of[norm] = act
+            if act is not None:
+                self._act_ids.add(norm)
 
     def __call__(self, doc: Doc) -> numpy.ndarray:
         if not len(doc):
             return _NONE
-        norms = doc.to_array(NORM).tolist()
-        act_of, strings = self._act_of, doc.vocab.strings
-        found = []
-        for i, norm in enumerate(norms):  # most comments name no act: one dict look-up per word
-            act = act_of.get(norm, _UNSEEN)
-            if act is _UNSEEN:
-                act = self._act(norm, strings)
-            if act is not None:
-                found.append((i, act))
-        if not found:
-            return _NONE
+        return self.from_norms(doc.to_array(NORM).tolist(), doc.vocab.strings)
+
+    def from_norms(self, norms: list[int], strings) -> numpy.ndarray:
+        """The keys of a doc whose NORM hashes are `norms` (`strings`: its vocab's StringStore)."""
+        act_of = self._act_of
+        new = set(norms).difference(act_of)
+        if new:
+            if len(act_of) + len(new) > CACHE_LIMIT:  # forget all, then learn this doc's words again
+                act_of.clear()
+                self._act_ids.clear()
+                new = set(norms)
+            self._learn(new, strings)
+        if self._act_ids.isdisjoint(norms):
+            return _NONE  # most comments name no act: two set operations, no loop over the words
+        found = [(i, act_of[norm]) for i, norm in enumerate(norms) if norm in self._act_ids]
         child, staff, home = self.roles["C"], self.roles["S"], self.roles["HOME"]
         out: list[int] = []
         for i, act in found:

@@ -133,8 +133,23 @@ class Analysis:
 
 def is_content_word(t) -> bool:
     """Not punctuation, not an English function word ("was", "they"), not a one- or
-    two-letter word (function words of other languages: "z", "na", "ka")."""
-    return not (t.is_punct or t.is_space or t.is_stop) and (len(t.text) > 2 or not t.text.isalpha())
+    two-letter word (function words of other languages: "z", "na", "ka").
+
+    A property of the word alone (its lexeme's flags and its text), so it is worked out once per
+    word and kept: the token's four attributes cost more than the look-up."""
+    orth = t.orth
+    found = _CONTENT.get(orth)
+    if found is None:
+        if len(_CONTENT) >= _CONTENT_LIMIT:
+            _CONTENT.clear()
+        found = _CONTENT[orth] = not (t.is_punct or t.is_space or t.is_stop) \
+            and (len(t.text) > 2 or not t.text.isalpha())
+    return found
+
+
+# word (ORTH hash) -> is_content_word; every pipeline here is English, whose lexemes share the stop list
+_CONTENT: dict[int, bool] = {}
+_CONTENT_LIMIT = 200_000
 
 
 _SENT_END = frozenset({".", "!", "?", "...", "..", "!!", "??", "?!", "!?", "\n", "\n\n", ";"})

@@ -74,3 +74,33 @@ def test_a_model_only_finding_still_shows_words_as_evidence(clf):
 def test_labels_combine_for_a_named_staff_member_shouting_in_an_angry_comment(clf):
     result = clf.classify("Miss Sarah SCREAMED at my 2 year old in front of everyone. Disgraceful. Complaint going in.")
     assert set(result.labels) == {"safeguarding", "confidentiality", "criticism"}
+
+
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it(clf):
+    import gc
+
+    assert gc.isenabled()
+    clf.classify_batch([("Lovely day at the farm!", "facebook")])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        clf.classify_batch([("Lovely day at the farm!", "facebook")])
+        assert not gc.isenabled()  # an application that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_model_evidence_shows_at_most_three_content_words_heaviest_first(clf):
+    from classifiers.corpus import load_split
+    from classifiers.detectors.base import is_content_word
+
+    checked = 0
+    for ex, result in zip(dev := load_split("dev")[:300], clf.classify_batch([e.comment() for e in dev])):
+        for finding in result.findings:
+            words = [e for e in finding.evidence if e.detector == "model" and e.end > e.start]
+            weights = [e.scores["word_log_odds"] for e in words]
+            assert len(words) <= 3 and weights == sorted(weights, reverse=True), ex.source
+            doc = clf.nlp.make_doc(ex.text)
+            assert all(is_content_word(t) for e in words for t in doc.char_span(e.start, e.end)), ex.source
+            checked += len(words) >= 2
+    assert checked  # the model leaned on several words somewhere in 300 comments
