@@ -22,6 +22,11 @@ class LanguageGuesser:
             script = re.compile(f"[{spec['script']}]") if "script" in spec else None
             self.langs.append((code, spec["name"], set(spec.get("letters", "")), set(spec["words"]), script))
         self.names = {code: name for code, name, *_ in self.langs}
+        # what any language could score on, so most comments skip the per-language counts
+        self.any_marker = frozenset().union(*(markers for _c, _n, _l, markers, _s in self.langs))
+        self.any_letter = frozenset().union(*(letters for _c, _n, letters, _m, _s in self.langs))
+        scripts = [spec["script"] for spec in data["languages"].values() if "script" in spec]
+        self.any_script = re.compile(f"[{''.join(scripts)}]") if scripts else None
         short = data["short"]
         self.short_max = int(short["max_words"])
         self.short_benign = set(short["benign"])
@@ -36,6 +41,9 @@ class LanguageGuesser:
             return "en"  # the common case, decided without the per-language counts
         text = a.text.lower()
         best, best_score = "en", en * 1.0
+        if self.any_marker.isdisjoint(words) and self.any_letter.isdisjoint(text) \
+                and (self.any_script is None or not self.any_script.search(text)):
+            return best  # no language scores above 0 (English with emoji or a curly quote, mostly)
         for code, _name, letters, markers, script in self.langs:
             score = sum(map(markers.__contains__, words)) * 1.0
             if letters and not letters.isdisjoint(text):
