@@ -1,6 +1,6 @@
 """Throughput and memory of the classifier on ONE core.
 
-    .venv/bin/python benchmarks/bench_classify.py [--n 20000] [--batch 256] [--runs 3] [--cli] [--previous REV]
+    .venv/bin/python benchmarks/bench_classify.py [--n 20000] [--batch 256] [--runs 3] [--cli] [--stages] [--previous REV]
 
 Pins itself to one CPU and one BLAS thread, builds the classifier as the service
 does (shipped model, corpus setting and roster), then classifies corpus comments
@@ -16,7 +16,9 @@ one core, each counts its own CPU time, so a change of load on a shared machine
 cannot favour either (timed one after the other, the ratio moved by +-30%
 between runs). With --cli, the two versions' `nurserywatch classify` run one
 after the other, alternating, --runs times. Every ratio is printed per run and
-as the median of the runs.
+as the median of the runs. `--stages` times each stage of the same comments on their own:
+spaCy's tokenizer, the normaliser, the text model, and judging, apart for the flagged comments and
+the others.
 
 Rates are comments per CPU-second of the process (time.process_time; for the
 CLI, the child's user + system time): on a shared machine the wall clock also
@@ -57,6 +59,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are printed (default 3)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (default 0)")
     parser.add_argument("--cli", action="store_true", help="also time the `nurserywatch classify` command")
+    parser.add_argument("--stages", action="store_true", help="also print where a comment's time goes, stage by stage")
     parser.add_argument("--previous", metavar="REV", default=None,
                         help="also measure the classifier of git revision REV on the same comments, at the same time")
     args = parser.parse_args()
@@ -125,9 +128,50 @@ def main() -> int:
         clf.classify(text, platform, rating)
     print(f"classify (one at a time): {single_n / (time.process_time() - started):,.0f} comments/s")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    if args.stages:
+        bench_stages(clf, items, args.runs)
     if args.cli:
         bench_cli_runs(items, args.runs, args.previous)
     return 0
+
+
+def bench_stages(clf, items: list[tuple], runs: int) -> None:
+    """Where a comment's time goes, per comment on one core (medians of `runs`): spaCy's tokenizer,
+    the normaliser, the text model, then judging (detectors, context, combiner, findings) of the
+    comments that were flagged and of those that were not."""
+    from classifiers.classifier import NORMALISER, as_comment, gc_paused
+
+    comments = [as_comment(it) for it in items]
+    normalise = clf.nlp.get_pipe(NORMALISER)
+    rows: dict[str, list[float]] = {}
+    n_flagged = 0
+    for _ in range(runs):
+        took = {"tokenizer": 0.0, "normaliser": 0.0, "text model": 0.0, "judge, flagged": 0.0, "judge, not flagged": 0.0}
+        n_flagged = 0
+        with gc_paused():
+            for i in range(0, len(comments), 256):
+                chunk = comments[i:i + 256]
+                t = time.process_time()
+                docs = [clf.nlp.make_doc(c.text) for c in chunk]
+                took["tokenizer"] += time.process_time() - t
+                t = time.process_time()
+                docs = [normalise.apply(d, c.text) for d, c in zip(docs, chunk)]
+                took["normaliser"] += time.process_time() - t
+                t = time.process_time()
+                if clf.fastcat is not None:
+                    clf.fastcat.set_cats(docs)
+                took["text model"] += time.process_time() - t
+                for d, c in zip(docs, chunk):
+                    t = time.process_time()
+                    flagged = bool(clf._judge(d, c).labels)
+                    took["judge, flagged" if flagged else "judge, not flagged"] += time.process_time() - t
+                    n_flagged += flagged
+        for k, v in took.items():
+            per = n_flagged if k == "judge, flagged" else len(comments) - n_flagged if k == "judge, not flagged" else len(comments)
+            rows.setdefault(k, []).append(v / max(per, 1) * 1e6)
+    med = statistics.median
+    print("where the time goes (us per comment, one core, median of the runs; process_time's own cost included): "
+          + "; ".join(f"{k} {med(v):.0f}" for k, v in rows.items()) + f" ({n_flagged} of {len(comments)} flagged)")
 
 
 PREVIOUS_SNIPPET = """

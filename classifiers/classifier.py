@@ -239,8 +239,9 @@ class Classifier:
     def scores_batch(self, items: Sequence[Comment | tuple]) -> list[tuple[dict[str, float], dict[str, float]]]:
         """(combined score of every label, raised or not; combiner signals) per item, for evaluate."""
         comments = [as_comment(it) for it in items]
-        docs = self.docs([c.text for c in comments])
-        return [self._score(doc, c)[4:] for doc, c in zip(docs, comments)]
+        with gc_paused():
+            docs = self.docs([c.text for c in comments])
+            return [self._score(doc, c)[4:] for doc, c in zip(docs, comments)]
 
     def raises(self, label: str, score: float, signals: dict[str, float], with_model: bool = True) -> bool:
         """6. threshold; the setting's own replies are never criticism of itself."""
