@@ -38,3 +38,23 @@ def test_an_outsiders_photo_offer_alerts_but_the_settings_refusal_of_one_does_no
     refusal = "Thanks for the offer, but we don't allow anyone to photograph the children without checks"
     assert "safeguarding" in clf.classify(offer, "facebook").labels
     assert "safeguarding" not in clf.classify(refusal, "facebook", is_setting=True).labels
+
+
+@pytest.mark.parametrize("text", [
+    "Jestem dziś w szpitalu na dyżurze do 19, mąż odbierze Zosię",  # on shift at the hospital till 7
+    "Czy będą zdjęcia z jasełek? Nie mogę się doczekać 😊",  # will there be photos of the nativity?
+    "Sunt de gardă la spital azi, vine bunica după el",  # on call at the hospital, grandma collects him
+])
+def test_a_hospital_shift_or_the_nativity_photos_in_polish_or_romanian_raise_no_safeguarding_rule(rules_clf, text):
+    """Like the English "hospital" and "photos": a parent's shift and a question about photos are no concern."""
+    assert not fired_rules(rules_clf, text, "safeguarding") & {"foreign_safeguarding", "foreign_safeguarding_more"}
+
+
+@pytest.mark.parametrize("text", [
+    "Mój syn wylądował w szpitalu po tym, jak dali mu orzechy",  # ended up in hospital after they gave him nuts
+    "Pan z parkingu robi zdjęcia dzieciom przez płot",  # a man from the car park photographs the children
+    "Opiekunka robiła zdjęcia dzieci na prywatnym telefonie",  # a carer took photos of children on her own phone
+    "Fiul meu a ajuns la spital după ce i-au dat alune",  # Romanian: ended up in hospital after they gave him nuts
+])
+def test_ending_up_in_hospital_or_photos_of_the_children_in_polish_or_romanian_still_raise_one(rules_clf, text):
+    assert fired_rules(rules_clf, text, "safeguarding") & {"foreign_safeguarding", "foreign_safeguarding_more"}
