@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="only this setting's comments (repeatable): willowbrook, meadows, or an incoming KEY")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--agreement", action="store_true",
+                   help="also compare with a second reader's blind labels (classifiers/data/second/<split>.jsonl): "
+                        "how far two readers agree, and nurserywatch against each")
     p.add_argument("--hold-out", default=None, metavar="KEY",
                    help="cross-setting evaluation: train a temporary model without setting KEY, then score "
                         "KEY's train and dev comments with it (takes minutes)")
@@ -60,9 +63,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None,
-             settings: set[str] | None = None, corrections=None) -> dict:
+             settings: set[str] | None = None, corrections=None, agreement: bool = False) -> dict:
     """Score nurserywatch and the keyword baseline on one split, per setting (each with its own
-    roster) and over all of them; `corrections` (a setting's lessons, corrections.py) on top."""
+    roster) and over all of them; `corrections` (a setting's lessons, corrections.py) on top;
+    with `agreement`, beside a second reader's labels (agreement.py)."""
     from monitor.core.settings import load_config
 
     from .baseline import KeywordBaseline
@@ -78,8 +82,9 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
     for e in examples:
         by_setting.setdefault(e.setting, []).append(e)
     baseline = KeywordBaseline()
-    gold, preds, base, per, scored = [], [], [], {}, []
+    gold, preds, base, per, scored, order = [], [], [], {}, [], []
     for key, group in by_setting.items():
+        order += group
         cfg = load_config(config_path) if config_path else configs[key]
         clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR, corrections=corrections)
         comments = [e.comment() for e in group]
@@ -108,8 +113,13 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
         pred = [{lab for lab in LABELS if s[lab] >= thresholds.get(lab, 0.5)
                  and not (lab == "criticism" and sig.get("is_setting"))} for s, sig in scored]
         levels[level] = {**score(gold, pred), "thresholds": {lab: thresholds.get(lab, 0.5) for lab in LABELS}}
-    return {"split": split, "results": results, "settings": per, "sensitivity": levels,
-            "reliability": reliability(gold, [s for s, _ in scored])}
+    out = {"split": split, "results": results, "settings": per, "sensitivity": levels,
+           "reliability": reliability(gold, [s for s, _ in scored])}
+    if agreement:
+        from .agreement import agreement as compare, load_second
+
+        out["agreement"] = compare(order, [p.labels for p in preds], load_second(split))
+    return out
 
 
 def cross_setting(key: str) -> dict:
@@ -147,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     settings = set(args.setting) if args.setting else None
     with shown():  # bars on a terminal, nothing in a log
-        out = evaluate(args.split, args.config, args.model, settings)
+        out = evaluate(args.split, args.config, args.model, settings, agreement=args.agreement)
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()
@@ -167,4 +177,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_levels(out["sensitivity"]))
     print()
     print(format_reliability(out["reliability"]))
+    if args.agreement:
+        a = out["agreement"]
+        print()
+        print(f"a second reader's blind labels: {a['labelled']} of {a['of']} comments, "
+              f"the same labels as the writer's on {a['both readers agree']}; Cohen's kappa "
+              + ", ".join(f"{label} {k:.2f}" for label, k in a["kappa"].items()))
+        print(format_table(a["results"]))
     return 0
