@@ -21,10 +21,12 @@ def test_language_and_length_are_signals(rules_clf):
     assert rules_clf.context_signals(analysis)["short"] == 1.0
 
 
-def test_thanks_for_photos_in_polish_damps_the_photo_word(rules_clf):
+def test_thanks_for_photos_in_polish_raises_no_safeguarding_word(rules_clf):
+    """'zdjęcia' (photos) alone is no concern: it no longer fires at all (before, it fired and was damped)."""
     _a, hits = rule_hits(rules_clf, "Pani Ewa, dziękuję za zdjęcia! Maja wygląda przeszczęśliwie")
-    photo = [h for h in hits if h.rule == "foreign_safeguarding_more"]
-    assert photo and all(h.value < 0.5 for h in photo)
+    assert not [h for h in hits if h.label == "safeguarding" and h.value >= 0.5]
+    _a, hits = rule_hits(rules_clf, "Pani Ewa robiła zdjęcia dzieci na prywatnym telefonie")  # on her own phone
+    assert [h for h in hits if h.rule == "foreign_safeguarding_more" and h.value >= 0.5]
 
 
 def test_a_benign_context_weight_lowers_the_combined_score():
