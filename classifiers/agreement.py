@@ -29,7 +29,8 @@ Key = tuple[str, str]  # (setting, source: "file.jsonl:line")
 
 
 def load_second(split: str = "dev", path: Path | None = None) -> dict[Key, frozenset[str]]:
-    """The second reader's labels, by comment; a line naming no comment or an unknown label is an error."""
+    """The second reader's labels, by comment. A malformed line, an unknown label or a comment labelled twice
+    is an error; a line naming a comment that is not scored (another setting, a removed line) is skipped."""
     path = path or SECOND_DIR / f"{split}.jsonl"
     if not path.exists():
         raise SystemExit(f"evaluate --agreement: no second reading of the {split} split ({path} is missing)")
