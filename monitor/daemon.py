@@ -11,9 +11,10 @@ event loop answer within their budget whatever a cycle is doing.
 On SQLite, one daemon per database: it holds the lease (`monitor.lease`)
 while it runs and stops if another process takes it with --force. On
 PostgreSQL any number of daemons (replicas) share the work with no leader:
-each tick claims due accounts nobody holds (`monitor.poll_leases`), delivery
-claims outbox rows one by one, and the whole-setting jobs (escalation, digest,
-recheck, retention) run on one replica at a time (`monitor.job_locks`). Every
+each tick claims due accounts nobody holds (`monitor.poll_leases`; an
+account's hourly re-read of recent comments is part of its leased poll),
+delivery claims outbox rows one by one, and the whole-setting jobs (escalation,
+digest, retention) run on one replica at a time (`monitor.job_locks`). Every
 replica serves the pages and webhooks. On SIGTERM or Ctrl-C the work in
 progress finishes its current batch before the process stops, and a replica
 hands its leases back.
@@ -41,9 +42,8 @@ from monitor.group_jobs import run_digests
 from monitor.job_locks import one_replica
 from monitor.lease import DatabaseLease
 from monitor.limits import PollLimits
-from monitor.pipeline import deliver, process, run_account, run_cycle
+from monitor.pipeline import deliver, run_account, run_cycle
 from monitor.poll_leases import lease_ttl
-from monitor.recheck import recheck_due
 from monitor.runtime import Runtime, hide_unavailable
 from monitor.web import MetaWebhook, WebDeps, connector_hider, create_app
 from monitor.webhook_events import process_and_alert
@@ -101,7 +101,7 @@ class Jobs:
         self.claimed_at = 0.0
         self.background: set[asyncio.Task] = set()
         self.limits = PollLimits(rt.config.concurrency)  # shared by every account's task: [concurrency]
-        self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "recheck", "retention")}
+        self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "retention")}
         self.started_at: datetime = rt.clock()
         self.lost_lease = asyncio.Event()
         self.webhook_wake = asyncio.Event()
@@ -183,13 +183,6 @@ class Jobs:
         """PostgreSQL: True inside when this replica runs the whole-group `job` now (`monitor.job_locks`)."""
         return one_replica(self.rt.sessions.kw["bind"], job)
 
-    async def recheck(self) -> None:
-        """Re-read recent comments (each account hourly, `monitor.recheck`); an edit is classified at once."""
-        async with self.locks["recheck"], self.one_replica("recheck") as mine:
-            for rt in self.rt.every_setting if mine else []:
-                if await recheck_due(rt):
-                    await process(rt, CycleReport())
-
     async def escalate(self) -> None:
         async with self.locks["escalate"], self.one_replica("escalate") as mine:
             for rt in self.rt.every_setting if mine else []:
@@ -241,7 +234,6 @@ def schedule(rt: Runtime, jobs: Jobs) -> AsyncIOScheduler:
                   **common)
     sched.add_job(jobs.deliver, "interval", seconds=30, id="deliver", **common)
     sched.add_job(jobs.escalate, "interval", seconds=60, id="escalate", **common)
-    sched.add_job(jobs.recheck, "interval", seconds=300, id="recheck", **common)
     if jobs.lease is not None:
         sched.add_job(jobs.heartbeat, "interval", seconds=jobs.lease.renew_every, id="lease", **common)
     sched.add_job(jobs.retention, "interval", hours=1, id="retention", **common)

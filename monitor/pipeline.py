@@ -41,7 +41,7 @@ from monitor.core.store import load_cursors, store_batch
 from monitor.core.types import CycleReport
 from monitor.judging import classify_pending
 from monitor.metrics import API_PLATFORM
-from monitor.recheck import recheck_due
+from monitor.recheck import recheck_account
 from monitor.runtime import Runtime, credential_identity
 from monitor.webhook_health import after_poll, poll_every as webhook_pace
 from monitor.limits import PollLimits
@@ -174,8 +174,20 @@ async def _poll(rt: Runtime, account_id: int, connector: Connector, report: Cycl
         await asyncio.to_thread(_record_failure, rt, account_id, failure)
         report.failed_accounts.append(str(account_id))
         return True
+    await _recheck(rt, account_id, connector)
     await asyncio.to_thread(_record_success, rt, account_id)
     return True
+
+
+async def _recheck(rt: Runtime, account_id: int, connector: Connector) -> None:
+    """The hourly re-read of recent comments (`monitor.recheck`), still under this poll's
+    lease; it never fails the poll. Edited items are classified by the `process` that follows."""
+    try:
+        async with asyncio.timeout(rt.config.polling.deadline):
+            await recheck_account(rt, account_id, connector)
+    except TimeoutError:
+        log.info("account %s: re-reading recent comments took longer than the poll deadline; trying again next poll",
+                 account_id)
 
 
 def _record_failure(rt: Runtime, account_id: int, err: ConnectorError) -> None:
@@ -290,7 +302,6 @@ async def run_cycle(rt: Runtime, *, only_due: bool = False, deadline: float | No
                 raise t.exception()
     if time.monotonic() < until:
         for each in rt.every_setting:
-            await recheck_due(each)  # edits, hides and deletions made on the platforms
             await process(each, report, until)
     else:
         report.timed_out = True

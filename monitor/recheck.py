@@ -4,7 +4,8 @@ A platform list shows a comment once; what happens to it afterwards (the
 author edits it, someone hides or deletes it) would otherwise go unseen, so
 `is_hidden` goes stale and an edit that adds a disclosure is never read.
 Every RECHECK_EVERY, each account whose connector can `recheck` has its
-comments of the last RECHECK_WINDOW read again:
+comments of the last RECHECK_WINDOW read again, by the account's own poll
+(so with replicas, under its poll lease: never beside another replica's poll):
 
 - an edit of a comment without an alert stores the new text, drops the old
   findings and marks it unclassified, so the cycle's classify step reads it
@@ -49,40 +50,43 @@ RECHECK_MAX = 500  # comments re-read per account per run, newest first
 STREAM = ("recheck", "")
 
 
-async def recheck_due(rt: Runtime) -> list[int]:
-    """Re-read the accounts that are due; return the ids of items to classify again."""
-    edited: list[int] = []
-    for account_id, connector in rt.connectors.items():
-        reread = getattr(connector, "recheck", None)
-        if reread is None:
-            continue
-        now = rt.clock()
-        with rt.sessions() as session:
-            acc = session.get(Account, account_id)
-            last = load_cursors(session, account_id).get(STREAM, {}).get("checked")
-            if acc.state != AccountState.ok.value or (last and now - parse_time(last) < RECHECK_EVERY):
-                continue
-            known = [
-                KnownItem(i.external_id, i.text, i.is_hidden)
-                for i in session.scalars(
-                    select(Item)
-                    .where(Item.account_id == account_id, Item.kind.in_(("comment", "reply")),
-                           Item.removed_at.is_(None), Item.erased_at.is_(None),  # erased: never re-read
-                           Item.created_at >= now - RECHECK_WINDOW)
-                    .order_by(Item.created_at.desc())
-                    .limit(RECHECK_MAX)
-                )
-            ]
-        try:
-            changes = await reread(known) if known else []
-        except ConnectorError as err:
-            log.info("account %s: re-reading recent comments failed (%s); trying again next time",
-                     account_id, type(err).__name__)
-            continue
-        with rt.sessions.begin() as session:
-            acc = session.get(Account, account_id)
-            edited += apply_changes(rt, session, acc, changes)
-            store_batch(session, acc, Batch(items=[], cursors={STREAM: {"checked": now.isoformat()}}), now)
+async def recheck_account(rt: Runtime, account_id: int, connector) -> list[int]:
+    """Re-read one account's recent comments if due; the ids of items to classify again.
+
+    Called by the account's poll (`monitor.pipeline`), inside its platform slot and,
+    with replicas, under its poll lease, before the lease is released: so one
+    replica at a time talks to a Page, and a replica that lost the lease while
+    re-reading writes nothing (`LeaseLost`, as the poll's own stores)."""
+    reread = getattr(connector, "recheck", None)
+    if reread is None:
+        return []
+    now = rt.clock()
+    with rt.sessions() as session:
+        acc = session.get(Account, account_id)
+        last = load_cursors(session, account_id).get(STREAM, {}).get("checked")
+        if acc.state != AccountState.ok.value or (last and now - parse_time(last) < RECHECK_EVERY):
+            return []
+        known = [
+            KnownItem(i.external_id, i.text, i.is_hidden)
+            for i in session.scalars(
+                select(Item)
+                .where(Item.account_id == account_id, Item.kind.in_(("comment", "reply")),
+                       Item.removed_at.is_(None), Item.erased_at.is_(None),  # erased: never re-read
+                       Item.created_at >= now - RECHECK_WINDOW)
+                .order_by(Item.created_at.desc())
+                .limit(RECHECK_MAX)
+            )
+        ]
+    try:
+        changes = await reread(known) if known else []
+    except ConnectorError as err:
+        log.info("account %s: re-reading recent comments failed (%s); trying again next time",
+                 account_id, type(err).__name__)
+        return []
+    with rt.sessions.begin() as session:
+        acc = rt.leases.check(session, account_id) if rt.leases else session.get(Account, account_id)
+        edited = apply_changes(rt, session, acc, changes)
+        store_batch(session, acc, Batch(items=[], cursors={STREAM: {"checked": now.isoformat()}}), now)
     return edited
 
 

@@ -29,11 +29,13 @@ from connectors.fakeserver import FakePages
 from monitor.core.db import open_database
 from monitor.core.models import Account, Alert, Item, OutboxMessage
 from monitor.core.settings import DigestConfig
-from monitor.core.types import Batch, CycleReport, FetchedItem
-from monitor.daemon import Jobs, tick_seconds
+from monitor.core.store import load_cursors
+from monitor.core.types import Batch, CycleReport, FetchedItem, ItemChange
+from monitor.daemon import Jobs, schedule, tick_seconds
 from monitor.job_locks import one_replica
 from monitor.pipeline import poll_account
 from monitor.poll_leases import PollLeases, lease_ttl
+from monitor.recheck import RECHECK_EVERY
 from monitor.replica_drill import FLAG, audit, build, concurrent_requests, config_file
 from monitor.runtime import build_runtime
 from tests.monitor.helpers import Keywords, Scripted
@@ -180,6 +182,68 @@ def test_accounts_another_replica_holds_are_not_polled(six_accounts, clock):
     asyncio.run(Jobs(rt).cycle())
     polled = {a for a, c in rt.connectors.items() if c.polls}
     assert polled == set(rt.connectors) - theirs
+
+
+class Rereading(Scripted):
+    """A Page with one comment whose connector counts its hourly re-reads."""
+
+    def __init__(self, account_id: int):
+        super().__init__()
+        self.rereads = 0
+        self.post(f"c-{account_id}", "lovely day at the farm", T0)
+
+    async def recheck(self, known):
+        self.rereads += 1
+        return []
+
+
+def test_no_job_of_one_replica_reads_a_page_whose_poll_another_replica_holds(six_accounts, clock):
+    """The hourly re-read of recent comments is part of the account's leased poll, not a job of
+    its own: a replica re-reads only the Pages it polls, never one another replica is polling."""
+    rt = six_accounts
+    rt.connectors = {a: Rereading(a) for a in rt.connectors}
+    asyncio.run(Jobs(rt).cycle())  # every account polled (and re-read) once: its comment is stored
+    clock.advance(seconds=RECHECK_EVERY.total_seconds() + 60)  # every poll and every re-read due again
+    other = PollLeases(rt.sessions, clock, timedelta(hours=2), holder="other replica")
+    theirs = set(other.claim_due(rt.connectors, 0, room=3))
+    before = {a: (c.polls, c.rereads) for a, c in rt.connectors.items()}
+    jobs = Jobs(rt)
+
+    async def every_job_once():
+        for job in schedule(rt, jobs).get_jobs():
+            await job.func()
+        await asyncio.gather(*jobs.polling.values())
+
+    asyncio.run(every_job_once())
+    after = {a: (c.polls, c.rereads) for a, c in rt.connectors.items()}
+    assert len(theirs) == 3
+    assert all(after[a] == before[a] for a in theirs)  # neither polled nor re-read by this replica
+    assert all(after[a] == (before[a][0] + 1, before[a][1] + 1) for a in set(rt.connectors) - theirs)
+
+
+def test_a_replica_that_lost_its_lease_while_re_reading_writes_nothing(six_accounts, clock):
+    rt = six_accounts
+    account_id = next(iter(rt.connectors))
+    page = Rereading(account_id)
+    asyncio.run(poll_account(rt, account_id, page, CycleReport(), only_due=False))
+    assert page.rereads == 1
+    clock.advance(seconds=RECHECK_EVERY.total_seconds() + 60)
+    other = PollLeases(rt.sessions, clock, rt.leases.ttl, holder="other replica")
+
+    async def edited_then_taken_over(known):
+        page.rereads += 1
+        clock.advance(seconds=rt.leases.ttl.total_seconds() + 1)  # this replica stalled past its lease
+        assert other.claim_due([account_id], 0, room=1) == [account_id]
+        return [ItemChange(f"c-{account_id}", text="an edit nobody may store")]
+
+    page.recheck = edited_then_taken_over
+    with rt.sessions() as s:
+        checked = load_cursors(s, account_id)[("recheck", "")]
+    assert not asyncio.run(poll_account(rt, account_id, page, CycleReport(), only_due=False))
+    with rt.sessions() as s:
+        assert s.scalars(select(Item.text).where(Item.account_id == account_id)).all() == ["lovely day at the farm"]
+        assert load_cursors(s, account_id)[("recheck", "")] == checked  # the re-read did not move its cursor
+        assert s.get(Account, account_id).lease_holder == "other replica"
 
 
 # --- whole-setting jobs ------------------------------------------------------------------------------------
