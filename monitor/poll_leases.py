@@ -164,11 +164,11 @@ class PollLeases:
                 update(Account).where(Account.id.in_(held), Account.lease_holder == self.holder)
                 .values(lease_until=now + self.ttl).returning(Account.id)
                 .execution_options(synchronize_session=False)))
-        lost = held - kept
+        with self._lock:  # a poll that ended meanwhile released its own: not lost
+            lost = (held - kept) & self.held
+            self.held -= lost
         if lost:
             log.warning("poll leases of %s account(s) were taken by another replica: %s", len(lost), sorted(lost))
-            with self._lock:
-                self.held -= lost
         return lost
 
     def release_all(self) -> None:

@@ -160,6 +160,29 @@ def test_a_replica_that_lost_its_lease_mid_poll_writes_nothing_more(six_accounts
         assert acc.lease_holder == "other replica" and acc.failures == 0  # its outcome was not recorded either
 
 
+def test_a_lease_its_own_poll_released_during_a_renewal_is_not_reported_as_taken(six_accounts, clock, caplog):
+    """A renewal reads the leases it holds, then updates them; a poll that ends in between releases
+    its lease (in a worker thread). That lease was given back, not taken by another replica."""
+    rt = six_accounts
+    leases = rt.leases
+    account_id, *others = leases.claim_due(rt.connectors, 0, room=3)
+    real = leases.sessions
+
+    class PollEndsMeanwhile:
+        def begin(self):
+            with real.begin() as session:  # the poll's outcome, recorded as `_record_success` does
+                leases.release(session.get(Account, account_id))
+            return real.begin()
+
+    leases.sessions = PollEndsMeanwhile()
+    try:
+        lost = leases.renew()
+    finally:
+        leases.sessions = real
+    assert lost == set() and "taken by another replica" not in caplog.text
+    assert leases.held == set(others)
+
+
 def test_a_clean_stop_hands_the_leases_back_at_once(six_accounts, clock):
     rt = six_accounts
     rt.connectors = {a: Scripted() for a in rt.connectors}
