@@ -59,6 +59,19 @@ def model_dir() -> Path:
     return folder
 
 
+def unavailable(options) -> str | None:
+    """Why `[classifier] semantic = true` in `options` (a ClassifierConfig) cannot run here,
+    naming the setting and the install command; None when it is off or can run."""
+    if not options.semantic:
+        return None
+    try:
+        model_dir()
+        _libraries()
+    except SemanticUnavailable as e:
+        return f"classifier.semantic: is true, but {e}"
+    return None
+
+
 def _libraries():
     try:
         import safetensors.numpy  # noqa: F401  (safe_open(framework="numpy") needs it)

@@ -21,7 +21,7 @@ from typing import Iterable, TextIO
 
 from classifiers.thread_input import ThreadError, parse_thread
 from monitor.core.group import load_setting
-from monitor.core.settings import add_config_option
+from monitor.core.settings import ConfigError, add_config_option
 from monitor.core.types import Comment
 from monitor.batch_classify import classify_each
 
@@ -92,8 +92,11 @@ def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: i
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from classifiers import build_classifier
+    from classifiers.semantic import unavailable
 
     config = load_setting(args.config, args.setting)
+    if why := unavailable(config.classifier):
+        raise ConfigError(f"{config.source}: {why}")
     classifier = build_classifier(config.setting, config.roster, options=config.classifier)
     # The pipeline, lexicons and rosters (~120,000 objects) live as long as the command: taken out of
     # the cyclic collector's rounds, which otherwise walk them all again and again (~6% of CPU time).

