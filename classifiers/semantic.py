@@ -18,7 +18,9 @@ cache); the layer arithmetic (classifiers/bert.py) is float32 with one matmul fo
 query, key and value, into buffers reused by every layer. Memory: the 30,522 x 384 word-embedding
 table is kept as float16 (23 MB instead of 47 MB) and only the rows a batch
 uses are widened to float32; against sentence-transformers' vectors that
-moves no element by more than 3e-5 and the cosine by under 1e-7.
+moves no element by more than 3e-5 and the cosine by under 1e-7. Loading reads
+one tensor (or 4,096 rows of the word table) at a time, so it never holds the
+91 MB float32 file: the encoder costs ~80 MB resident, and no more while loading.
 
 Fine-tuned top layers ship as an override file: a .safetensors holding some
 of the base model's own tensor names, each replacing the base's.
@@ -84,33 +86,45 @@ def _libraries():
     return safe_open, Tokenizer
 
 
-def _weights(safe_open, base: Path, overrides: Path | None) -> dict[str, numpy.ndarray]:
-    """The encoder's tensors, one read at a time (the word table narrowed to float16 as it comes),
-    each replaced by the override file's tensor of the same name (float16 or float32: all are
-    widened to float32 after); names, shapes or dtypes the base lacks are refused, naming the tensor."""
-    new = {}
-    if overrides is not None:
-        with safe_open(str(overrides), framework="numpy") as f:
-            new = {name: f.get_tensor(name) for name in f.keys()}
-    tensors = {}
-    with safe_open(str(base / WEIGHTS), framework="numpy") as f:
-        names = set(f.keys())
-        unknown = sorted(set(new) - names)
-        if unknown:
-            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-            raise ValueError(f"{overrides}: tensor {unknown[0]!r} is not in the base model{more}")
-        for name in sorted(names):
-            shape = tuple(f.get_slice(name).get_shape())
-            if name in new and tuple(new[name].shape) != shape:
-                raise ValueError(f"{overrides}: tensor {name!r} has shape {tuple(new[name].shape)}, "
-                                 f"the base model's has {shape}")
-            if not name.startswith(("embeddings.", "encoder.")) or name == "embeddings.position_ids":
-                continue                    # the pooler head and a buffer: sentence vectors use neither
-            value = new.pop(name) if name in new else f.get_tensor(name)
+class _Tensors:
+    """The base model's tensors by name, each read from the file only when asked for (reopened
+    each time: the reader maps the file, and every page it touched would stay resident until it
+    closes), the override file's in place of the base's. Override names, shapes or dtypes the
+    base lacks are refused, naming the tensor; float16 overrides are widened where they are used."""
+
+    def __init__(self, safe_open, base: Path, overrides: Path | None):
+        self._open, self._file = safe_open, str(base / WEIGHTS)
+        with safe_open(self._file, framework="numpy") as f:
+            self._shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+        self._new = {}
+        if overrides is not None:
+            with safe_open(str(overrides), framework="numpy") as f:
+                self._new = {name: f.get_tensor(name) for name in f.keys()}
+        for name, value in sorted(self._new.items()):
+            if name not in self._shapes:
+                raise ValueError(f"{overrides}: tensor {name!r} is not in the base model")
+            if value.shape != self._shapes[name]:
+                raise ValueError(f"{overrides}: tensor {name!r} has shape {value.shape}, "
+                                 f"the base model's has {self._shapes[name]}")
             if not numpy.issubdtype(value.dtype, numpy.floating):
                 raise ValueError(f"{overrides}: tensor {name!r} holds {value.dtype}, not floating point")
-            tensors[name] = value.astype(numpy.float16) if name == WORDS else value
-    return tensors
+
+    def __getitem__(self, name: str) -> numpy.ndarray:
+        if name in self._new:
+            return self._new[name]
+        with self._open(self._file, framework="numpy") as f:
+            return f.get_tensor(name)
+
+    def words(self, rows_at_a_time: int = 4096) -> numpy.ndarray:
+        """The word-embedding table in float16, read a slice at a time (never 47 MB of float32)."""
+        if WORDS in self._new:
+            return self._new[WORDS].astype(numpy.float16)
+        table = numpy.empty(self._shapes[WORDS], numpy.float16)
+        for start in range(0, len(table), rows_at_a_time):
+            end = min(start + rows_at_a_time, len(table))
+            with self._open(self._file, framework="numpy") as f:
+                table[start:end] = f.get_slice(WORDS)[start:end]
+        return table
 
 
 # A batch is padded to its longest text. Shortest first, a text starts a new batch when
@@ -119,6 +133,7 @@ def _weights(safe_open, base: Path, overrides: Path | None) -> dict[str, numpy.n
 # when the batch would pass MAX_TOKENS: past ~512 tokens the working set leaves the cache
 # and a batch gets slower, not faster (benchmarks/bench_semantic.py), and memory grows.
 SLACK, OVERHEAD, MAX_TOKENS = 1.25, 32, 512
+WINDOW = 2048   # texts tokenised and sorted at a time: a corpus's tokenizer output is not held whole
 
 
 def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -139,12 +154,12 @@ def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 class Encoder:
     """all-MiniLM-L6-v2 sentence vectors: `Encoder.load().encode(texts)` -> (n, 384) float32, unit length."""
 
-    def __init__(self, tokenizer, tensors: dict[str, numpy.ndarray], config: dict):
+    def __init__(self, tokenizer, tensors: _Tensors, config: dict):
         self._tokenizer = tokenizer
         self.dim = int(config["hidden_size"])
         self._heads = int(config["num_attention_heads"])
         self._eps = float(config["layer_norm_eps"])
-        self._words = tensors[WORDS]
+        self._words = tensors.words()
         self._positions = numpy.asarray(tensors["embeddings.position_embeddings.weight"], F32)
         self._types = numpy.asarray(tensors["embeddings.token_type_embeddings.weight"], F32)
         self._norm = bert.norm(tensors, "embeddings.LayerNorm")
@@ -166,7 +181,7 @@ class Encoder:
         tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=int(max_length))   # the file says 128; the model was trained at 256
         tokenizer.no_padding()                                     # padded per batch below
-        return cls(tokenizer, _weights(safe_open, base, Path(overrides) if overrides else None), config)
+        return cls(tokenizer, _Tensors(safe_open, base, Path(overrides) if overrides else None), config)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> numpy.ndarray:
         """One unit vector per text, in the caller's order; a batch holds at most `batch_size`
@@ -178,13 +193,14 @@ class Encoder:
         out = numpy.empty((len(texts), self.dim), F32)
         if not len(texts):
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
-        batches = _batches([len(e.ids) for e in encodings], batch_size)
-        shapes = [(len(b), max(len(encodings[i].ids) for i in b)) for b in batches]
-        work = bert.Work(max(n * length for n, length in shapes), max(n * length * length for n, length in shapes),
-                         self.dim, self._layers[0].up.shape[1], self._heads)
-        for chunk in batches:
-            out[chunk] = self._forward([encodings[i] for i in chunk], work)
+        for start in range(0, len(texts), WINDOW):
+            encodings = self._tokenizer.encode_batch(list(texts[start:start + WINDOW]))
+            batches = _batches([len(e.ids) for e in encodings], batch_size)
+            shapes = [(len(b), max(len(encodings[i].ids) for i in b)) for b in batches]
+            work = bert.Work(max(n * length for n, length in shapes), max(n * length * length for n, length in shapes),
+                             self.dim, self._layers[0].up.shape[1], self._heads)
+            for chunk in batches:
+                out[[start + i for i in chunk]] = self._forward([encodings[i] for i in chunk], work)
         return out
 
     def _forward(self, encodings, work: bert.Work) -> numpy.ndarray:

@@ -168,3 +168,9 @@ def test_batches_cover_every_text_once_within_the_size_and_token_caps_with_littl
         assert len(b) <= 32
         assert len(b) == 1 or (padded <= semantic.MAX_TOKENS and padded <= semantic.SLACK * real + semantic.OVERHEAD)
     assert not any(45 in b and 44 in b for b in batches)   # 90 tokens are not padded to 256
+
+
+def test_texts_past_one_tokenising_window_keep_their_order_and_vectors(encoder, monkeypatch):
+    expected = encoder.encode(TEXTS)
+    monkeypatch.setattr(semantic, "WINDOW", 4)
+    assert numpy.allclose(encoder.encode(TEXTS, batch_size=3), expected, atol=2e-6)
