@@ -78,7 +78,9 @@ class FakePage:
             "id": cid,
             "message": message,
             "created_time": graph_time(created),
-            "from": {"id": str(1000 + len(self.comments[post_id])), "name": "A Parent"},
+            # a visitor's id: never the Page's own (the first comment on each post once came "from the Page",
+            # so the pipeline read it as the setting's own reply)
+            "from": {"id": str(90_000_000 + len(self.comments[post_id])), "name": "A Parent"},
             "is_hidden": False,
             "can_hide": True,
             "permalink_url": link,

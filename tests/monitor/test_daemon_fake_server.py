@@ -16,6 +16,7 @@ from connectors.fakeserver import busy_page, make_app
 from connectors.testing import Sleeps
 from monitor.core.models import Account, Item
 from monitor.pipeline import run_cycle
+from monitor.threads import classifier_inputs
 from monitor.runtime import build_runtime
 from tests.monitor.test_pipeline_accounts import Quiet
 
@@ -85,3 +86,30 @@ def test_every_comment_is_stored_exactly_once_through_faults(graph_server, make_
     logged = caplog.text
     assert "rate limited" in logged and "recovered" in logged  # failures logged when they start and end
     assert "Comment" not in logged and "late " not in logged and world.token not in logged  # no text, no token
+
+
+def test_a_visitors_first_comment_on_a_new_post_is_not_read_as_the_pages_own(graph_server, make_config, sessions,
+                                                                             clock, monkeypatch):
+    """The fake Page once gave the first comment on each post the Page's own id as its author, so the
+    pipeline read it as the setting's reply (which the classifier damps): a benchmark's disclosures
+    posted that way were never alerted."""
+    world, base = graph_server
+    monkeypatch.setenv("FB_TOKEN", world.token)
+    config = make_config(accounts=[{"platform": "facebook", "id": world.page_id, "token_env": "FB_TOKEN",
+                                    "api_base": base}])
+    rt = build_runtime(config, clock=clock, sessions=sessions, classifier=Quiet())
+    for conn in rt.connectors.values():
+        conn.http.sleep = conn.http.pacer.sleep = Sleeps()
+    world.throttle_rate = world.error_rate = 0.0
+    post = world.add_post(clock.now - timedelta(minutes=2), "New post")
+    cid = world.add_comment(post, clock.now - timedelta(minutes=1), "a parent's first comment")
+
+    async def cycle():
+        await run_cycle(rt)
+        await rt.aclose()
+
+    asyncio.run(cycle())
+    with sessions() as s:
+        item = s.scalar(select(Item).where(Item.external_id == cid))
+        (_text, _platform, _rating, thread, is_setting, _author), = classifier_inputs(s, [item])
+    assert not is_setting and thread[0].is_setting  # the post is the Page's, the comment a visitor's
