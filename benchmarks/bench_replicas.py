@@ -54,7 +54,7 @@ from connectors.fakeserver import FakePages  # noqa: E402
 from connectors.meta import DEFAULT_PAUSE  # noqa: E402
 from monitor.core.db import normalise_url, open_database  # noqa: E402
 from monitor.core.models import Account, Item, OutboxMessage  # noqa: E402
-from monitor.replica_drill import FLAG, audit, concurrent_requests, config_file  # noqa: E402
+from monitor.replica_drill import FLAG, audit, clashing_requests, config_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -271,8 +271,12 @@ def main() -> None:
 
     print(f"audit: {result.line()} -> {'EXACTLY ONCE' if result.exactly_once else 'NOT EXACTLY ONCE'}; "
           f"drained {drained:.0f} s after the last comment")
-    print(f"requests to one Page by two replicas at once: {concurrent_requests(graph.fake.requests)} "
-          f"(of {len(graph.fake.requests)} requests)")
+    clashes = clashing_requests(graph.fake.requests)
+    print(f"requests to one Page by two replicas at once: {len(clashes)} (of {len(graph.fake.requests)} requests)")
+    for (page, replica, start, end, path), (_, other, o_start, o_end, o_path) in clashes[:10]:
+        print(f"  Page {page}: pid {replica} {path} at {start - steady:.1f}-{end - steady:.1f} s while pid {other} "
+              f"{o_path} at {o_start - steady:.1f}-{o_end - steady:.1f} s (from the steady start; kill at "
+              f"{(killed_mono - steady) if killed_mono else float('nan'):.1f} s)")
     per_replica = {}
     for _page, replica, _at in graph.fake.feeds:
         per_replica[replica] = per_replica.get(replica, 0) + 1

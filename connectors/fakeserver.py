@@ -238,13 +238,13 @@ class FakePages:
     the Page whose id it names (a post id starts with its Page's id); ids
     never collide because each Page numbers its posts and comments from its
     own range. Every Page takes the same token. `requests` records each
-    answered request: (Page id, the client's `X-Replica` header, start, end),
-    times from `time.monotonic()`; `feeds` the start of each feed request,
-    which begins every poll: (Page id, replica, start)."""
+    answered request: (Page id, the client's `X-Replica` header, start, end,
+    path), times from `time.monotonic()`; `feeds` the start of each feed
+    request, which begins every poll: (Page id, replica, start)."""
 
     def __init__(self, count: int, latency: float = 0.0, **kw):
         self.latency = latency
-        self.requests: list[tuple[str, str, float, float]] = []
+        self.requests: list[tuple[str, str, float, float, str]] = []
         self.feeds: list[tuple[str, str, float]] = []
         self.pages: dict[str, FakePage] = {}
         for n in range(count):
@@ -274,7 +274,7 @@ class FakePages:
             return
         await self.apps[page](scope, receive, send)
         replica = dict(scope["headers"]).get(b"x-replica", b"").decode()
-        self.requests.append((page, replica, start, time.monotonic()))
+        self.requests.append((page, replica, start, time.monotonic(), scope["path"]))
         if parts[-1] == "feed":
             self.feeds.append((page, replica, start))
 

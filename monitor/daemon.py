@@ -27,6 +27,7 @@ import logging
 import signal
 import socket
 import time
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -41,7 +42,7 @@ from monitor.accounts.testalert import send_test_alert
 from monitor.group_jobs import run_digests
 from monitor.job_locks import one_replica
 from monitor.lease import DatabaseLease
-from monitor.limits import PollLimits
+from monitor.limits import PollLimits, app_of
 from monitor.pipeline import deliver, run_account, run_cycle
 from monitor.poll_leases import lease_ttl
 from monitor.runtime import Runtime, hide_unavailable
@@ -97,10 +98,12 @@ class Jobs:
         self.rt = rt
         self.lease = lease
         self.polling: dict[int, asyncio.Task] = {}
+        self.starting: set[int] = set()  # polls created that have not run their first step
         self.claiming = asyncio.Lock()  # replicas: one lease claim at a time
         self.claimed_at = 0.0
+        self.refill_due = False  # a claim is waiting for its second (`_refill`)
         self.background: set[asyncio.Task] = set()
-        self.limits = PollLimits(rt.config.concurrency)  # shared by every account's task: [concurrency]
+        self.limits = PollLimits(rt.config.concurrency, on_free=self._refill)  # every account's task: [concurrency]
         self.locks = {name: asyncio.Lock() for name in ("deliver", "escalate", "digest", "retention")}
         self.started_at: datetime = rt.clock()
         self.lost_lease = asyncio.Event()
@@ -135,29 +138,69 @@ class Jobs:
 
     async def claim(self) -> None:
         """Replicas: start polls for the due accounts this replica could lease, as many as
-        `[concurrency] total` leaves room for. Run at each tick and when a poll ends (at most
-        once a second then), so a replica is not held to `total` polls per tick."""
+        `[concurrency]` leaves room for: in all, and per platform and app among polls still
+        fetching. Run at each tick and when a poll finishes fetching or ends (`_refill`), so a
+        replica is not held to its limits' polls per tick. An account leased to wait for this
+        replica's platform slot could have been polled by another replica at once; a poll
+        that has fetched and is classifying or delivering holds no platform slot."""
         async with self.claiming:
             self.claimed_at = time.monotonic()
-            room = self.rt.config.concurrency.total - len(self.polling)
-            free = [a for a in self.rt.all_connectors if a not in self.polling]
-            self._start(await asyncio.to_thread(self.rt.leases.claim_due, free, self.rt.tolerance, room))
+            for ids, room in self._rooms():
+                self._start(await asyncio.to_thread(self.rt.leases.claim_due, ids, self.rt.tolerance, room))
+
+    def _rooms(self) -> list[tuple[list[int], int]]:
+        """The accounts not being polled, by platform and app, each group with how many more may poll now."""
+        connectors = self.rt.all_connectors
+
+        def key(account_id: int) -> tuple[str, str]:
+            platform = connectors[account_id].platform
+            return platform, app_of(platform, getattr(connectors[account_id], "account", None))
+
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for account_id in connectors:
+            if account_id not in self.polling:
+                groups[key(account_id)].append(account_id)
+        on_platform, on_app = Counter(), Counter()  # started, not yet counted by the limits
+        for platform, app in (key(a) for a in self.starting if a in connectors):
+            on_platform[platform] += 1
+            on_app[app] += 1
+        left, out = self.rt.config.concurrency.total - len(self.polling), []
+        for (platform, app), ids in groups.items():
+            room = min(left, self.limits.room(platform, app, (on_platform[platform], on_app[app])))
+            if room > 0:
+                out.append((ids, room))
+                left -= room  # at most: claim_due may find fewer due
+                on_platform[platform] += room
+                on_app[app] += room
+        return out
 
     def _start(self, account_ids) -> None:
         connectors = self.rt.all_connectors
         for account_id in account_ids:
             task = asyncio.create_task(self._account(account_id, connectors[account_id]), name=f"account {account_id}")
             self.polling[account_id] = task
+            self.starting.add(account_id)
 
     def _refill(self) -> None:
-        """A poll ended: lease more due accounts now rather than at the next tick."""
-        if self.rt.leases is None or self.stopping or self.claiming.locked():
+        """A poll finished fetching (its platform slot is free) or ended: lease more due
+        accounts now rather than at the next tick, at most once a second, so an account
+        that declines to poll cannot spin. Never dropped: a refill asked for within the
+        second runs when the second is up (a replica leases only what it can fetch now,
+        so a lost refill would leave its slots idle until the next tick)."""
+        if self.rt.leases is None or self.stopping or self.refill_due:
             return
-        if time.monotonic() - self.claimed_at < 1.0:
-            return  # the tick takes what is left; an account that declines to poll cannot spin
-        task = asyncio.create_task(self.claim(), name="claim")
+        self.refill_due = True
+        task = asyncio.create_task(self._refill_soon(), name="claim")
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def _refill_soon(self) -> None:
+        await asyncio.sleep(max(0.0, self.claimed_at + 1.0 - time.monotonic()))
+        self.refill_due = False  # a slot freed while this claims asks for the next one
+        try:
+            await self.claim()
+        except Exception:  # the next tick claims again
+            log.exception("claiming due accounts failed; the next tick tries again")
 
     async def cycle(self) -> None:
         """One `tick`, waited for: every account polled once if due (the fault suite's worker)."""
@@ -165,6 +208,7 @@ class Jobs:
         await asyncio.gather(*list(self.polling.values()))
 
     async def _account(self, account_id: int, connector) -> None:
+        self.starting.discard(account_id)  # from here to its first wait, the limits count it (`wanting`)
         try:
             await run_account(self.rt.for_account(account_id), account_id, connector, CycleReport(), limits=self.limits)
         except Exception as err:  # a crash mid-cycle is resumed by the next one

@@ -18,8 +18,9 @@ instant take different accounts instead of queueing behind each other; the
 expiry is what makes the claim outlast that transaction. (The row locks are
 FOR NO KEY UPDATE: a plain FOR UPDATE would also wait for, or skip, every
 transaction inserting items that point at the account.) `:room` is how many
-more polls this replica may run at once (`[concurrency] total`), so a busy
-replica leaves due accounts to the others.
+more polls this replica may fetch now (`[concurrency]`: in all, and per
+platform and app among its polls still fetching; `monitor.daemon.Jobs.claim`),
+so a busy replica leaves due accounts to the others.
 
 A lease is renewed at every tick while the poll runs and released when it ends,
 in the transaction that records the poll's outcome. A replica killed with

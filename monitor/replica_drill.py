@@ -165,19 +165,29 @@ def audit(sessions, posted: dict[str, str], received: list[tuple[str, list[str]]
     )
 
 
-def concurrent_requests(requests: list[tuple[str, str, float, float]]) -> int:
-    """How many API requests began while another replica had a request to the same Page open
-    (FakePages.requests): 0 when no two replicas ever polled one Page at once."""
-    by_page: dict[str, list[tuple[float, float, str]]] = {}
-    for page, replica, start, end in requests:
-        by_page.setdefault(page, []).append((start, end, replica))
-    clashes = 0
+def clashing_requests(requests: list[tuple]) -> list[tuple]:
+    """Each API request that began while another replica had a request to the same Page open
+    (FakePages.requests), with the open one: [(request, the other's request)]."""
+    by_page: dict[str, list[tuple]] = {}
+    for request in requests:
+        by_page.setdefault(request[0], []).append(request)
+    clashes = []
     for rows in by_page.values():
-        open_until: dict[str, float] = {}
-        for start, end, replica in sorted(rows):
-            clashes += any(until > start for other, until in open_until.items() if other != replica)
-            open_until[replica] = max(open_until.get(replica, 0.0), end)
+        latest: dict[str, tuple] = {}  # replica -> its request that stays open longest so far
+        for request in sorted(rows, key=lambda r: r[2]):
+            _, replica, start, end = request[:4]
+            other = next((o for r, o in latest.items() if r != replica and o[3] > start), None)
+            if other is not None:
+                clashes.append((request, other))
+            if replica not in latest or end > latest[replica][3]:
+                latest[replica] = request
     return clashes
+
+
+def concurrent_requests(requests: list[tuple]) -> int:
+    """How many API requests began while another replica had a request to the same Page open:
+    0 when no two replicas ever polled one Page at once."""
+    return len(clashing_requests(requests))
 
 
 def build(config_path: str | Path, classifier: str = "phrases", replica: str | None = None):

@@ -38,7 +38,7 @@ from monitor.poll_leases import PollLeases, lease_ttl
 from monitor.recheck import RECHECK_EVERY
 from monitor.replica_drill import FLAG, audit, build, concurrent_requests, config_file
 from monitor.runtime import build_runtime
-from tests.monitor.helpers import Keywords, Scripted
+from tests.monitor.helpers import Keywords, Scripted, Stuck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -120,6 +120,115 @@ def test_an_account_whose_poll_a_dead_replica_began_is_polled_when_the_lease_run
         s.get(Account, account_id).next_poll_at = clock() + timedelta(seconds=10)
     clock.advance(seconds=ttl.total_seconds() + 1)
     assert alive.claim_due([account_id], 0, room=1) == []
+
+
+async def _claim_once(rt, settle=None, release=lambda: None) -> set[int]:
+    """One replica's claim (then `settle` and a second claim if given); the accounts it polls then."""
+    jobs = Jobs(rt)
+    await jobs.claim()
+    if settle is not None:
+        await settle(jobs)
+        await jobs.claim()
+    polling = set(jobs.polling)
+    release()
+    for task in jobs.polling.values():
+        task.cancel()
+    await asyncio.gather(*jobs.polling.values(), return_exceptions=True)
+    return polling
+
+
+def test_a_replica_leases_at_most_twice_what_its_platform_limit_lets_it_fetch_at_once(pg_url, make_config, clock):
+    """Four demo accounts at most fetching per replica, four more queued for its slots: the other two
+    stay free for another replica, instead of all ten waiting for this one's slots."""
+    config = make_config(concurrency={"default_per_platform": 4},
+                         accounts=[{"platform": "demo", "id": f"page-{n}", "poll_every": "10s"} for n in range(10)])
+    rt = build_runtime(config, clock=clock, classifier=Keywords())
+    for account_id in list(rt.connectors):
+        rt.connectors[account_id] = Stuck()  # polls that stay in flight
+
+    polling = asyncio.run(_claim_once(rt))
+    with rt.sessions() as s:
+        leased = set(s.scalars(select(Account.id).where(Account.lease_holder == rt.leases.holder)))
+    other = PollLeases(rt.sessions, clock, timedelta(seconds=30), holder="other")
+    taken = other.claim_due(rt.connectors, 0, room=10)
+    asyncio.run(rt.aclose())
+    rt.sessions.dispose()
+    assert len(polling) == 8 and leased <= polling
+    assert len(taken) == 2 and not set(taken) & polling
+
+
+class Blocking(Keywords):
+    """A classifier that holds its first batch until the test lets it go."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def classify_batch(self, items):
+        self.entered.set()
+        self.go.wait(10)
+        return super().classify_batch(items)
+
+
+def test_a_poll_that_has_fetched_and_is_classifying_leaves_its_platform_slot_to_the_next_account(
+        pg_url, make_config, clock):
+    """One demo poll fetching at a time and one queued: while the first account's comments are
+    classified, the replica leases the third account, instead of waiting for the first to end."""
+    config = make_config(concurrency={"default_per_platform": 1},
+                         accounts=[{"platform": "demo", "id": f"page-{n}", "poll_every": "10s"} for n in range(3)])
+    classifier = Blocking()
+    rt = build_runtime(config, clock=clock, classifier=classifier)
+    connectors = {}
+    for account_id in list(rt.connectors):
+        connectors[account_id] = rt.connectors[account_id] = Scripted()
+        connectors[account_id].post(f"c-{account_id}", "lovely day at the farm", T0)
+
+    async def classifying(jobs):
+        assert len(jobs.polling) == 2  # the platform's one slot, and one queued for it
+        await asyncio.to_thread(classifier.entered.wait, 10)
+        for _ in range(50):  # the queued poll fetches too (its comments wait for the classifier's next round)
+            if all(c.polls for c in list(connectors.values())[:2]):
+                break
+            await asyncio.sleep(0.1)
+
+    try:
+        polling = asyncio.run(_claim_once(rt, settle=classifying, release=classifier.go.set))
+    finally:
+        classifier.go.set()
+        asyncio.run(rt.aclose())
+        rt.sessions.dispose()
+    assert classifier.entered.is_set()
+    assert list(connectors)[2] in polling  # the third was leased while the first was classifying
+
+
+def test_a_replica_leases_the_next_due_account_as_soon_as_a_platform_slot_frees_not_at_the_next_tick(
+        pg_url, make_config, clock):
+    """One demo poll fetching at a time, one queued, and no tick running: the third account is leased
+    and polled once a slot frees (within the once-a-second limit on claims), not left for the next tick."""
+    config = make_config(concurrency={"default_per_platform": 1},
+                         accounts=[{"platform": "demo", "id": f"page-{n}", "poll_every": "10s"} for n in range(3)])
+    rt = build_runtime(config, clock=clock, classifier=Keywords())
+    connectors = {}
+    for account_id in list(rt.connectors):
+        connectors[account_id] = rt.connectors[account_id] = Scripted()
+
+    async def run() -> None:
+        jobs = Jobs(rt)
+        await jobs.claim()
+        assert len(jobs.polling) == 2
+        for _ in range(50):  # up to 5 s; the refill waits out the second since the first claim
+            if all(c.polls for c in connectors.values()):
+                break
+            await asyncio.sleep(0.1)
+        jobs.stopping = True
+        await asyncio.gather(*jobs.polling.values(), *jobs.background, return_exceptions=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        asyncio.run(rt.aclose())
+        rt.sessions.dispose()
+    assert [c.polls for c in connectors.values()] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("every", [5, 10, 60, 300, 3600])
