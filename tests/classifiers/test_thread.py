@@ -42,6 +42,21 @@ def test_the_settings_own_reply_is_never_criticism(clf):
     assert "criticism" not in clf.classify_batch([Comment(text, "facebook", author="willowbrook")])[0].labels
 
 
+def test_a_concern_the_settings_own_account_discloses_is_raised_but_its_ordinary_replies_are_not(clf):
+    """The combiner learned that the setting's own replies are never safeguarding (no corpus example is).
+    One that discloses a concern is raised all the same when the rules and the text model both read it."""
+    disclosures = ["Yes he came in with bruises on both arms again this morning, mum says he fell, we've logged it",
+                   "She told us her dad hits her when he's been drinking"]
+    replies = ["We've passed this to our safeguarding lead and will be in touch privately",
+               "So sorry to hear about the bruise, please DM us so we can look into it",
+               "All our staff and visitors are DBS checked, thanks for asking"]
+    for text in disclosures:
+        assert "safeguarding" in clf.classify(text).labels
+        assert "safeguarding" in clf.classify(text, is_setting=True).labels, text
+    for text in replies:
+        assert clf.classify(text, is_setting=True).labels == (), text
+
+
 def test_the_settings_own_post_in_a_thread_is_not_a_concern_to_echo(rules_clf):
     own = ThreadEntry("Reminder: please tell us if your child has a bruise or injury from home", is_setting=True)
     assert rules_clf.classify("same here", thread=[own]).labels == ()
