@@ -194,14 +194,18 @@ class Encoder:
         if not len(texts):
             return out
         for start in range(0, len(texts), WINDOW):
-            encodings = self._tokenizer.encode_batch(list(texts[start:start + WINDOW]))
-            batches = _batches([len(e.ids) for e in encodings], batch_size)
-            shapes = [(len(b), max(len(encodings[i].ids) for i in b)) for b in batches]
-            work = bert.Work(max(n * length for n, length in shapes), max(n * length * length for n, length in shapes),
-                             self.dim, self._layers[0].up.shape[1], self._heads)
-            for chunk in batches:
-                out[[start + i for i in chunk]] = self._forward([encodings[i] for i in chunk], work)
+            self._encode_window(texts[start:start + WINDOW], batch_size, out[start:start + WINDOW])
         return out
+
+    def _encode_window(self, texts: Sequence[str], batch_size: int, out: numpy.ndarray) -> None:
+        """`texts`' vectors into `out`; its tokens and buffers are gone before the next window's come."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        batches = _batches([len(e.ids) for e in encodings], batch_size)
+        shapes = [(len(b), max(len(encodings[i].ids) for i in b)) for b in batches]
+        work = bert.Work(max(n * length for n, length in shapes), max(n * length * length for n, length in shapes),
+                         self.dim, self._layers[0].up.shape[1], self._heads)
+        for chunk in batches:
+            out[chunk] = self._forward([encodings[i] for i in chunk], work)
 
     def _forward(self, encodings, work: bert.Work) -> numpy.ndarray:
         n, length = len(encodings), max(len(e.ids) for e in encodings)
