@@ -10,6 +10,8 @@ Post-processing order (documented in docs/classifier.md):
   5. combine  rule score and model probability -> one score per label (combiner.json)
   6. threshold  labels whose score reaches the label's threshold are raised
   7. review   non-English or too-short comments with no label are marked for a human
+  6b. semantic  with the semantic stage on, labels whose score reached a floor are re-read by
+              meaning (semantic_stage.py), raised or lowered against its own thresholds, saying so
   8. correct  the setting's own lessons ("not a concern", "needed a human") adjust the
               labels of comments very like the taught ones (corrections.py)
 """
@@ -44,6 +46,7 @@ from .corrections import Corrections
 from .fastcat import FastTextcat
 from .language import LanguageGuesser
 from .lexicon import MatcherGroup, word_classes
+from .semantic_stage import head_probs, second_look
 from .thread import ThreadReader
 from .thread_input import bound
 
@@ -104,7 +107,8 @@ class Classifier:
 
     def __init__(self, setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
                  use_model: bool = True, options: ClassifierConfig | None = None,
-                 corrections: Corrections | None = None):
+                 corrections: Corrections | None = None, semantic: bool | None = None):
+        """`semantic`: the semantic stage on or off (default: the config's `[classifier] semantic`)."""
         self.nlp = shared_nlp(model_dir if use_model else None)
         self.has_model = "textcat_multilabel" in self.nlp.pipe_names
         self.names = NameFinder(self.nlp, setting, roster)
@@ -133,6 +137,7 @@ class Classifier:
         self.fitted = Combiner.load(combiner_path if (self.has_model and combiner_path) else None)
         self.combiner = self.fitted.for_sensitivity(options.sensitivity, options.thresholds)
         self.corrections = corrections or Corrections()
+        self.semantic = self._semantic_stage(model_dir, options, semantic)
         self._weights_cache: dict[int, tuple[float, ...]] = {}
         fastcat = FastTextcat(self.nlp.get_pipe("textcat_multilabel")) if self.has_model else None
         # the shipped model's scores without spaCy's feature layer; only the textcat may follow the normaliser
@@ -147,6 +152,8 @@ class Classifier:
                  author: str | None = None) -> Classification:
         """Judge one comment; `thread` is the conversation before it, oldest first, the post first."""
         c = Comment(text or "", platform, rating, bound(thread), is_setting, author)
+        if self.semantic is not None:
+            return self.classify_batch([c])[0]
         return self._judge(next(self.docs([c.text])), c)
 
     def classify_batch(self, items: Sequence[Comment | tuple]) -> list[Classification]:
@@ -154,6 +161,8 @@ class Classifier:
         comments = [as_comment(it) for it in items]
         with gc_paused():
             docs = self.docs([c.text for c in comments])
+            if self.semantic is not None:
+                return self._judge_semantic(list(docs), comments)
             return [self._judge(doc, c) for doc, c in zip(docs, comments)]
 
     def docs(self, texts: Sequence[str]) -> Iterator[Doc]:
@@ -249,11 +258,13 @@ class Classifier:
             docs = self.docs([c.text for c in comments])
             return [self._score(doc, c)[4:] for doc, c in zip(docs, comments)]
 
-    def raises(self, label: str, score: float, signals: dict[str, float], with_model: bool = True) -> bool:
-        """6. threshold; the setting's own replies are never criticism of itself."""
+    def raises(self, label: str, score: float, signals: dict[str, float], with_model: bool = True,
+               thresholds: dict[str, float] | None = None) -> bool:
+        """6. threshold (the combiner's, or the semantic stage's `thresholds`); the setting's own
+        replies are never criticism of itself."""
         if label == "criticism" and signals.get("is_setting"):
             return False
-        return score >= self.combiner.threshold(label, with_model)
+        return score >= (thresholds[label] if thresholds else self.combiner.threshold(label, with_model))
 
     def _score(self, doc: Doc, c: Comment):
         a, hits, rules, signals = self.judge_parts(doc, c)
@@ -266,11 +277,22 @@ class Classifier:
                 SAFEGUARDING, rules, model, c.rating, {**signals, "is_setting": 0.0}))
         return a, hits, rules, model, scores, signals
 
-    def _judge(self, doc: Doc, c: Comment) -> Classification:
-        a, hits, rules, model, scores, signals = self._score(doc, c)
+    def _judge(self, doc: Doc, c: Comment, parts: tuple | None = None,
+               second: dict[str, float] | None = None) -> Classification:
+        """`second`: the semantic stage's scores of the labels it re-read (6b)."""
+        a, hits, rules, model, scores, signals = parts or self._score(doc, c)
         labels, findings = [], []
         for cat in CATEGORIES:
-            if not self.raises(cat, scores[cat], signals, model is not None):
+            raised = self.raises(cat, scores[cat], signals, model is not None)
+            if second and cat in second:
+                now = self.raises(cat, second[cat], signals, thresholds=self.semantic_thresholds)
+                if now or raised:
+                    f = self._finding(a, cat, second[cat] if now else scores[cat], rules[cat], model[cat], hits)
+                    findings.append(f if now == raised else second_look(f, now, second[cat], self.semantic_thresholds))
+                if now:
+                    labels.append(cat)
+                continue
+            if not raised:
                 continue
             labels.append(cat)
             findings.append(self._finding(a, cat, scores[cat], rules[cat], model[cat] if model else None, hits))
@@ -286,7 +308,38 @@ class Classifier:
             needs_review = True
             note = f"written in {self.language.names.get(a.lang, a.lang)}; judged by keywords and model only"
         result = Classification(tuple(labels), tuple(findings), needs_review, note)
+        scores = {**scores, **(second or {})}
         return self.corrections.apply(doc, result, scores) if self.corrections else result  # 8. correct
+
+    # -- 6b. the semantic stage (semantic_stage.py) -----------------------------
+    def _semantic_stage(self, model_dir: Path | None, options: ClassifierConfig, on: bool | None):
+        if not (on if on is not None else getattr(options, "semantic", False)):
+            return None
+        from .semantic import SemanticUnavailable
+        from .semantic_stage import SemanticStage
+
+        if not self.has_model or model_dir is None:
+            raise SemanticUnavailable("the semantic stage re-reads the trained model's scores, and no trained "
+                                      "model was found; run `nurserywatch train`")
+        stage = SemanticStage.load(Path(model_dir))
+        self.semantic_thresholds = stage.for_sensitivity(options.sensitivity, options.thresholds)
+        return stage
+
+    def _judge_semantic(self, docs: list[Doc], comments: list[Comment]) -> list[Classification]:
+        """The first stage for every comment; then one batch through the encoder for the comments
+        with a label at or above its floor, whose labels the stage re-scores."""
+        parts = [self._score(doc, c) for doc, c in zip(docs, comments)]
+        first = {cat: self.combiner.threshold(cat) for cat in CATEGORIES}
+        todo = {i: labs for i, p in enumerate(parts) if p[3] is not None
+                and (labs := self.semantic.labels_to_read(p[4], first))}
+        heads = dict(zip(todo, head_probs(self.semantic.head, self.semantic.vectors([comments[i].text for i in todo]))))
+        out = []
+        for i, (doc, c) in enumerate(zip(docs, comments)):
+            _a, _hits, rules, model, _scores, signals = parts[i]
+            second = {cat: self.semantic.score(cat, rules, model, c.rating, signals, heads[i][CATEGORIES.index(cat)])
+                      for cat in todo.get(i, ())}
+            out.append(self._judge(doc, c, parts[i], second))
+        return out
 
     def _finding(self, a: Analysis, cat: str, score: float, rule_score: float, model_p: float | None,
                  hits: list[Hit]) -> Finding:
@@ -437,10 +490,13 @@ def as_comment(item: Comment | tuple) -> Comment:
 
 
 def build_classifier(setting: SettingConfig, roster: RosterConfig, model_dir: Path | None = MODEL_DIR,
-                     options: ClassifierConfig | None = None, corrections: Corrections | Path | None = None) -> Classifier:
+                     options: ClassifierConfig | None = None, corrections: Corrections | Path | None = None,
+                     semantic: bool | None = None) -> Classifier:
     """Build once per process: loads the shipped model from the package (no downloads).
     `options` is the config's [classifier] section (sensitivity, threshold overrides);
-    `corrections` the setting's lessons (corrections.py), or the file they were saved to."""
+    `corrections` the setting's lessons (corrections.py), or the file they were saved to; `semantic`
+    the semantic stage on or off (default: `options.semantic`)."""
     if not isinstance(corrections, Corrections):
         corrections = Corrections.load(corrections)
-    return Classifier(setting, roster, model_dir=model_dir, options=options, corrections=corrections)
+    return Classifier(setting, roster, model_dir=model_dir, options=options, corrections=corrections,
+                      semantic=semantic)

@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hold-out", default=None, metavar="KEY",
                    help="cross-setting evaluation: train a temporary model without setting KEY, then score "
                         "KEY's train and dev comments with it (takes minutes)")
+    p.add_argument("--semantic", action="store_true",
+                   help="also score with the semantic stage on, beside the fast path (needs the sentence model)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -59,14 +61,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         m = oof["labels"][label]
         print(f"  {label:<16} threshold {t:.2f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}")
     print(f"  macro F1 {oof['macro_f1']:.3f}, benign false-alarm rate {oof['benign_false_alarm_rate']:.1%}")
+    stage = result["semantic"]
+    if stage is None:
+        print("semantic stage: not fitted (the sentence model is not installed)")
+        return 0
+    oof = stage["out_of_fold"]
+    print(f"semantic stage, out-of-fold (labels re-read from {stage['floor']:.1f} x the threshold):")
+    for label, t in stage["thresholds"].items():
+        m = oof["labels"][label]
+        print(f"  {label:<16} threshold {t:.2f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}")
+    print(f"  macro F1 {oof['macro_f1']:.3f}, benign false-alarm rate {oof['benign_false_alarm_rate']:.1%}")
     return 0
 
 
 def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None,
-             settings: set[str] | None = None, corrections=None, agreement: bool = False) -> dict:
+             settings: set[str] | None = None, corrections=None, agreement: bool = False,
+             semantic: bool = False) -> dict:
     """Score nurserywatch and the keyword baseline on one split, per setting (each with its own
     roster) and over all of them; `corrections` (a setting's lessons, corrections.py) on top;
-    with `agreement`, beside a second reader's labels (agreement.py)."""
+    with `agreement`, beside a second reader's labels (agreement.py); with `semantic`, also
+    nurserywatch with the semantic stage on ("+ semantic")."""
     from monitor.core.settings import load_config
 
     from .baseline import KeywordBaseline
@@ -82,22 +96,29 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
     for e in examples:
         by_setting.setdefault(e.setting, []).append(e)
     baseline = KeywordBaseline()
-    gold, preds, base, per, scored, order = [], [], [], {}, [], []
+    gold, preds, base, per, scored, order, second = [], [], [], {}, [], [], []
     for key, group in by_setting.items():
         order += group
         cfg = load_config(config_path) if config_path else configs[key]
         clf = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR, corrections=corrections)
         comments = [e.comment() for e in group]
         chunks = [comments[i:i + SCORE_CHUNK] for i in range(0, len(comments), SCORE_CHUNK)]
-        mine = []
+        deep = build_classifier(cfg.setting, cfg.roster, model_dir=model_dir or MODEL_DIR, corrections=corrections,
+                                semantic=True) if semantic else None
+        mine, theirs_deep = [], []
         for chunk in track(chunks, f"scoring {split}, setting {key}"):
             mine += clf.classify_batch(chunk)
             scored += clf.scores_batch(chunk)
+            theirs_deep += deep.classify_batch(chunk) if deep else []
         theirs = [baseline.classify(e.text, e.platform, e.rating) for e in group]
         g = [e.labels for e in group]
         per[key] = {"nurserywatch": score(g, [p.labels for p in mine]),
                     "keyword baseline": score(g, [p.labels for p in theirs])}
         per[key]["nurserywatch"]["needs_review"] = sum(p.needs_review for p in mine)
+        if deep:
+            per[key] = {"nurserywatch": per[key]["nurserywatch"], SEMANTIC: score(g, [p.labels for p in theirs_deep]),
+                        "keyword baseline": per[key]["keyword baseline"]}
+            second += theirs_deep
         gold += g
         preds += mine
         base += theirs
@@ -106,6 +127,9 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
         "keyword baseline": score(gold, [p.labels for p in base]),
     }
     results["nurserywatch"]["needs_review"] = sum(p.needs_review for p in preds)
+    if semantic:
+        results = {"nurserywatch": results["nurserywatch"], SEMANTIC: score(gold, [p.labels for p in second]),
+                   "keyword baseline": results["keyword baseline"]}
     results["nurserywatch"]["model"] = clf.has_model
     levels = {}
     for level in ("normal", "high"):
@@ -122,7 +146,10 @@ def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Pat
     return out
 
 
-def cross_setting(key: str) -> dict:
+SEMANTIC = "+ semantic"  # the column of nurserywatch with the semantic stage on
+
+
+def cross_setting(key: str, semantic: bool = False) -> dict:
     """Train without setting `key` (a temporary model) and score all of `key`'s train and dev comments."""
     import tempfile
 
@@ -134,9 +161,9 @@ def cross_setting(key: str) -> dict:
         raise SystemExit(f"evaluate: setting {key!r} has no train or dev comments to hold out")
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
-        train(output=model, without={key})
+        train(output=model, without={key}, semantic=True if semantic else False)
         splits = [s for s in ("train", "dev") if load_split(s, settings={key})]
-        runs = {s: evaluate(s, None, model, {key}) for s in splits}
+        runs = {s: evaluate(s, None, model, {key}, semantic=semantic) for s in splits}
     return {"hold_out": key, "runs": runs}
 
 
@@ -145,7 +172,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.hold_out:
         with shown():
-            out = cross_setting(args.hold_out)
+            out = cross_setting(args.hold_out, args.semantic)
         if args.json:
             json.dump(out, sys.stdout, indent=2)
             print()
@@ -157,7 +184,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     settings = set(args.setting) if args.setting else None
     with shown():  # bars on a terminal, nothing in a log
-        out = evaluate(args.split, args.config, args.model, settings, agreement=args.agreement)
+        out = evaluate(args.split, args.config, args.model, settings, agreement=args.agreement,
+                       semantic=args.semantic)
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()

@@ -29,8 +29,12 @@ from . import textcat as _arch  # noqa: F401  (registers the architecture)
 from . import normalise as _normalise  # noqa: F401  (registers the normaliser)
 from .classifier import MODEL_DIR, NORMALISER, Classifier
 from .combine import Combiner, features
+from .fitting import (HIGH_SAFEGUARDING_MIN_RECALL, HIGH_THRESHOLD_BETA, SAFEGUARDING_MIN_RECALL, THRESHOLD_BETA,
+                      best_threshold, fit_logistic, recall_threshold)
 from .corpus import LABELS, Example, load_split, setting_configs
 from .nameswap import NameSwapper
+from .semantic_fit import fit_stage
+from .semantic_stage import OVERRIDES_FILE, SEMANTIC_FILE
 
 log = logging.getLogger("nurserywatch.train")
 
@@ -52,19 +56,6 @@ TEXTCAT_CONFIG = {
         "relations": True,
     },
 }
-# Thresholds on the out-of-fold scores: safeguarding is recall first - the highest
-# threshold that still keeps SAFEGUARDING_MIN_RECALL (a margin above the 0.90
-# target, because rules written while reading train look better on train than on
-# new comments); the others maximise F-beta. Criticism leans to precision (beta
-# 0.8): its out-of-fold F1 is flat around the optimum, and most benign false
-# alarms on comments from a new nursery were criticism raised by the model alone.
-SAFEGUARDING_MIN_RECALL = 0.94
-THRESHOLD_BETA = {"confidentiality": 1.0, "criticism": 0.8}
-# [classifier] sensitivity = "high": recall first for every label (more alerts, more false alarms)
-HIGH_SAFEGUARDING_MIN_RECALL = 0.98
-HIGH_THRESHOLD_BETA = {"confidentiality": 2.0, "criticism": 2.0}
-
-
 def new_pipeline() -> Language:
     nlp = spacy.blank("en")
     nlp.add_pipe(NORMALISER)
@@ -134,46 +125,6 @@ def out_of_fold(examples: list[Example], folds: int = FOLDS, seed: int = SEED,
     return preds
 
 
-def fit_logistic(x: numpy.ndarray, y: numpy.ndarray, l2: float = 1e-2, iters: int = 50) -> list[float]:
-    """Newton's method for a small L2-regularised logistic regression. Returns [bias, w...]."""
-    X = numpy.hstack([numpy.ones((len(x), 1)), x])
-    w = numpy.zeros(X.shape[1])
-    reg = numpy.full(X.shape[1], l2)
-    reg[0] = 0.0
-    for _ in range(iters):
-        p = 1 / (1 + numpy.exp(-(X @ w)))
-        grad = X.T @ (p - y) + reg * w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + numpy.diag(reg) + 1e-9 * numpy.eye(len(w))
-        step = numpy.linalg.solve(hess, grad)
-        w -= step
-        if numpy.abs(step).max() < 1e-8:
-            break
-    return [float(v) for v in w]
-
-
-def recall_threshold(scores: numpy.ndarray, y: numpy.ndarray, min_recall: float) -> float:
-    """The highest threshold (step 0.01) whose recall is still at least `min_recall`."""
-    positives = max(1.0, float((y == 1).sum()))
-    for t in numpy.arange(0.95, 0.049, -0.01):
-        if float(((scores >= t) & (y == 1)).sum()) / positives >= min_recall:
-            return round(float(t), 2)
-    return 0.05
-
-
-def best_threshold(scores: numpy.ndarray, y: numpy.ndarray, beta: float) -> float:
-    best_t, best_f = 0.5, -1.0
-    for t in numpy.arange(0.05, 0.951, 0.01):
-        pred = scores >= t
-        tp = float((pred & (y == 1)).sum())
-        fp = float((pred & (y == 0)).sum())
-        fn = float((~pred & (y == 1)).sum())
-        denom = (1 + beta**2) * tp + beta**2 * fn + fp
-        f = (1 + beta**2) * tp / denom if denom else 0.0
-        if f > best_f + 1e-9:
-            best_t, best_f = float(t), f
-    return round(best_t, 2)
-
-
 def fit_combiner(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray,
                  ratings: list[int | None], contexts: list[dict[str, float]] | None = None) -> Combiner:
     comb = Combiner()
@@ -212,10 +163,29 @@ def oof_report(rules: numpy.ndarray, model: numpy.ndarray, gold: numpy.ndarray, 
     return score(gold_sets, preds)
 
 
+def _encoder(semantic: bool | None, overrides: Path | None):
+    """The sentence encoder for the semantic stage: None when `semantic` is False, or when it is None
+    (the default: fit the stage when the model is installed) and the model is not installed."""
+    if semantic is False:
+        return None
+    from .semantic import Encoder, SemanticUnavailable
+
+    try:
+        return Encoder.load(overrides=overrides if overrides is not None and overrides.exists() else None)
+    except SemanticUnavailable:
+        if semantic:
+            raise
+        log.warning("semantic model not installed: training without the semantic stage")
+        return None
+
+
 def train(output: Path = MODEL_DIR, seed: int = SEED, without: set[str] | None = None,
-          extra: Sequence[Example] = ()) -> dict:
+          extra: Sequence[Example] = (), semantic: bool | None = None) -> dict:
     """Train on the train split of every setting (but those in `without`), plus
-    `extra` examples (a setting's own feedback), and write the model."""
+    `extra` examples (a setting's own feedback), and write the model; with the
+    semantic stage (semantic_fit.py) when `semantic` is True, or None and the
+    sentence model is installed. Fine-tuned encoder layers already in `output`
+    (semantic_layers.safetensors) are kept and used."""
     logging.getLogger("spacy").setLevel(logging.WARNING)
     configs = setting_configs()
     examples = [e for e in load_split("train") if e.setting not in (without or set())] + list(extra)
@@ -228,15 +198,25 @@ def train(output: Path = MODEL_DIR, seed: int = SEED, without: set[str] | None =
     ratings = [e.rating for e in examples]
     combiner = fit_combiner(rules, oof, gold, ratings, contexts)
     report = oof_report(rules, oof, gold, combiner, ratings, contexts)
+    layers = output / OVERRIDES_FILE
+    encoder = _encoder(semantic, layers)
+    stage, stage_report = None, None
+    if encoder is not None:
+        stage, stage_report = fit_stage(examples, texts, rules, oof, gold, contexts, combiner, encoder, FOLDS, seed)
     nlp = train_textcat(examples, seed=seed, texts=texts)
     tmp = output.with_name(output.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     nlp.to_disk(tmp)
     combiner.save(tmp / "combiner.json")
+    if stage is not None:
+        stage.save(tmp / SEMANTIC_FILE)
+        if layers.exists():
+            shutil.copy2(layers, tmp / OVERRIDES_FILE)
     if output.exists():
         shutil.rmtree(output)
     tmp.rename(output)
     return {"examples": len(examples), "thresholds": combiner.thresholds,
             "thresholds_high": combiner.thresholds_high, "weights": combiner.weights,
-            "out_of_fold": report}
+            "out_of_fold": report, "semantic": None if stage is None else {
+                "thresholds": stage.thresholds, "floor": stage.floor, "out_of_fold": stage_report}}
