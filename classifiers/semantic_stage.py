@@ -47,6 +47,21 @@ WHAT = {
 }
 
 
+def unavailable(options, model_dir: Path) -> str | None:
+    """Why `[classifier] semantic = true` in `options` cannot run with the model in `model_dir`: the
+    sentence model is not installed (semantic.unavailable), or the model has no fitted stage; None
+    when the stage is off or can run."""
+    from .semantic import unavailable as not_installed
+
+    if why := not_installed(options):
+        return why
+    if getattr(options, "semantic", False) and not (Path(model_dir) / SEMANTIC_FILE).exists():
+        return (f"classifier.semantic: is true, but the classifier model ({model_dir}) has no fitted semantic "
+                f"stage ({SEMANTIC_FILE}); train one with `nurserywatch train` (the sentence model installed), "
+                "or set semantic = false")
+    return None
+
+
 def _logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))

@@ -92,10 +92,11 @@ def classify_stream(classifier, lines: Iterable[str], out: TextIO, batch_size: i
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from classifiers import build_classifier
-    from classifiers.semantic import unavailable
+    from classifiers.classifier import MODEL_DIR
+    from classifiers.semantic_stage import unavailable
 
     config = load_setting(args.config, args.setting)
-    if why := unavailable(config.classifier):
+    if why := unavailable(config.classifier, MODEL_DIR):
         raise ConfigError(f"{config.source}: {why}")
     classifier = build_classifier(config.setting, config.roster, options=config.classifier)
     # The pipeline, lexicons and rosters (~120,000 objects) live as long as the command: taken out of

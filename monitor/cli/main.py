@@ -123,11 +123,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def readiness_problems(group: Group, channels: bool = True) -> dict[str, list[str]]:
     """What stops each file of a group from running, by file (a shared section's once, under the group file)."""
     from alerts.channels import channel_problems
-    from classifiers.semantic import unavailable
+    from classifiers.semantic_stage import unavailable
+
+    from monitor.feedback_training import current_model_dir
 
     out: dict[str, list[str]] = {}
     for config in group.configs:
-        semantic = [why] if (why := unavailable(config.classifier)) else []
+        semantic = [why] if (why := unavailable(config.classifier, current_model_dir(config))) else []
         for p in config.check_runnable() + semantic + (channel_problems(config) if channels else []):
             own = group.is_group and p.split(":")[0].split(".")[0].split("[")[0] in PER_SETTING
             lines = out.setdefault(str(config.source if own or not group.is_group else group.source), [])

@@ -189,8 +189,8 @@ def test_semantic_on_without_its_model_stops_the_command_naming_the_setting_and_
     assert MODEL_INSTALL in err
 
 
-def test_semantic_on_with_its_model_installed_is_no_problem_and_off_by_default(semantic_config, classify_config,
-                                                                              monkeypatch):
+def test_semantic_on_with_its_model_installed_needs_only_a_fitted_stage_and_is_off_by_default(
+        semantic_config, classify_config, monkeypatch):
     from classifiers import semantic
     from monitor.core.settings import load_config
 
@@ -200,5 +200,31 @@ def test_semantic_on_with_its_model_installed_is_no_problem_and_off_by_default(s
         semantic._libraries()
     except semantic.SemanticUnavailable as e:
         pytest.skip(f"semantic model not installed here: {e}")
+    from classifiers.classifier import MODEL_DIR
+    from classifiers.semantic_stage import SEMANTIC_FILE
+
     _, _, err = run_cli(["check-config", "--config", semantic_config], "", monkeypatch)
-    assert "accounts: no [[accounts]] to watch" in err and "classifier.semantic" not in err
+    assert "accounts: no [[accounts]] to watch" in err
+    if (MODEL_DIR / SEMANTIC_FILE).exists():
+        assert "classifier.semantic" not in err
+    else:  # the shipped model has no fitted stage (docs/classifier.md, Round 7): said, with what to do
+        assert "classifier.semantic: is true, but the classifier model" in err and "nurserywatch train" in err
+
+
+@pytest.mark.parametrize("command, code", [(["check-config"], 1), (["classify"], 2)])
+def test_semantic_on_with_a_model_without_a_fitted_stage_stops_the_command_saying_what_to_do(
+        semantic_config, monkeypatch, command, code):
+    from classifiers import semantic
+    from classifiers.classifier import MODEL_DIR
+    from classifiers.semantic_stage import SEMANTIC_FILE
+
+    try:
+        semantic.model_dir()
+        semantic._libraries()
+    except semantic.SemanticUnavailable as e:
+        pytest.skip(f"semantic model not installed here: {e}")
+    if (MODEL_DIR / SEMANTIC_FILE).exists():
+        pytest.skip("the shipped model has a fitted semantic stage")
+    got, out, err = run_cli([*command, "--config", semantic_config], "", monkeypatch)
+    assert got == code and out == ""
+    assert "has no fitted semantic stage (semantic.json)" in err and "nurserywatch train" in err
