@@ -271,7 +271,7 @@ class Classifier:
         # 4. model (not for text without a single word: its output would be the label prior)
         model = {lab: float(doc.cats.get(lab, 0.0)) for lab in CATEGORIES} if self.has_model and a.alpha else None
         scores = {lab: self.combiner.score(lab, rules, model, c.rating, signals) for lab in CATEGORIES}  # 5. combine
-        if signals.get("is_setting") and model and rules[SAFEGUARDING] >= 0.5 and model[SAFEGUARDING] >= OWN_CONCERN:
+        if own_concern(signals, rules, model):
             # the setting's own account cannot silence what the rules and the text model both read as a concern
             scores[SAFEGUARDING] = max(scores[SAFEGUARDING], self.combiner.score(
                 SAFEGUARDING, rules, model, c.rating, {**signals, "is_setting": 0.0}))
@@ -336,7 +336,10 @@ class Classifier:
         out = []
         for i, (doc, c) in enumerate(zip(docs, comments)):
             _a, _hits, rules, model, _scores, signals = parts[i]
-            second = {cat: self.semantic.score(cat, rules, model, c.rating, signals, heads[i][CATEGORIES.index(cat)])
+            own = own_concern(signals, rules, model)  # read as if not the setting's, as _score does
+            second = {cat: self.semantic.score(cat, rules, model, c.rating,
+                                               {**signals, "is_setting": 0.0} if own and cat == SAFEGUARDING else signals,
+                                               heads[i][CATEGORIES.index(cat)])
                       for cat in todo.get(i, ())}
             out.append(self._judge(doc, c, parts[i], second))
         return out
@@ -416,6 +419,11 @@ MODEL_REASONS = {
     "confidentiality": "wording often seen when personal details are shared",
     "criticism": "wording often seen in complaints",
 }
+
+
+def own_concern(signals: dict[str, float], rules: dict[str, float], model: dict[str, float] | None) -> bool:
+    """A reply by the setting's own account that the rules and the text model both read as a safeguarding concern."""
+    return bool(signals.get("is_setting") and model and rules[SAFEGUARDING] >= 0.5 and model[SAFEGUARDING] >= OWN_CONCERN)
 
 
 def _hit_evidence(a: Analysis, h: Hit) -> list[Evidence]:

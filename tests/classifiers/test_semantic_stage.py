@@ -165,3 +165,14 @@ def test_the_config_flag_turns_the_stage_on(setting, roster, tmp_path, encoder):
     model = tmp_path / "model"
     assert Classifier(setting, roster, model_dir=model, options=ClassifierConfig(semantic=True)).semantic is not None
     assert Classifier(setting, roster, model_dir=model, options=ClassifierConfig()).semantic is None
+
+
+def test_the_stage_cannot_silence_a_concern_the_settings_own_account_discloses(setting, roster, tmp_path, encoder):
+    disclosure = "She told us her dad hits her when he's been drinking"
+    is_setting_at = 1 + FEATURE_NAMES.index("is_setting")
+    weights = {lab: [0.0] * (N_FEATURES + 1) for lab in LABELS}
+    weights["safeguarding"][0], weights["safeguarding"][is_setting_at] = 5.0, -20.0  # "the setting's replies never are"
+    clf = _classifier(setting, roster, tmp_path, weights=weights)
+    assert "safeguarding" in Classifier(setting, roster, semantic=False).classify(disclosure, is_setting=True).labels
+    assert "safeguarding" in clf.classify(disclosure, is_setting=True).labels
+    assert "safeguarding" not in clf.classify("All our staff are DBS checked", is_setting=True).labels
