@@ -9,9 +9,9 @@ Post-processing order (documented in docs/classifier.md):
   4. model    the trained textcat_multilabel gives a probability per label
   5. combine  rule score and model probability -> one score per label (combiner.json)
   6. threshold  labels whose score reaches the label's threshold are raised
-  7. review   non-English or too-short comments with no label are marked for a human
   6b. semantic  with the semantic stage on, labels whose score reached a floor are re-read by
               meaning (semantic_stage.py), raised or lowered against its own thresholds, saying so
+  7. review   non-English or too-short comments with no label are marked for a human
   8. correct  the setting's own lessons ("not a concern", "needed a human") adjust the
               labels of comments very like the taught ones (corrections.py)
 """
@@ -313,7 +313,7 @@ class Classifier:
 
     # -- 6b. the semantic stage (semantic_stage.py) -----------------------------
     def _semantic_stage(self, model_dir: Path | None, options: ClassifierConfig, on: bool | None):
-        if not (on if on is not None else getattr(options, "semantic", False)):
+        if not (on if on is not None else options.semantic):
             return None
         from .semantic import SemanticUnavailable
         from .semantic_stage import SemanticStage

@@ -161,7 +161,7 @@ def cross_setting(key: str, semantic: bool = False) -> dict:
         raise SystemExit(f"evaluate: setting {key!r} has no train or dev comments to hold out")
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
-        train(output=model, without={key}, semantic=True if semantic else False)
+        train(output=model, without={key}, semantic=semantic)
         splits = [s for s in ("train", "dev") if load_split(s, settings={key})]
         runs = {s: evaluate(s, None, model, {key}, semantic=semantic) for s in splits}
     return {"hold_out": key, "runs": runs}

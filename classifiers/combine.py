@@ -60,6 +60,16 @@ def features(label: str, rules: dict[str, float], model: dict[str, float], ratin
     ]
 
 
+def sensitivity_thresholds(normal: dict[str, float], high: dict[str, float], sensitivity: str = "normal",
+                           overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """The thresholds of a sensitivity level ("high": recall first), then a setting's per-label overrides."""
+    out = dict(normal)
+    if sensitivity == "high":
+        out.update(high)
+    out.update(overrides or {})
+    return out
+
+
 @dataclass
 class Combiner:
     weights: dict[str, list[float]] = field(default_factory=dict)  # label -> [bias, w...]
@@ -81,11 +91,8 @@ class Combiner:
 
     def for_sensitivity(self, sensitivity: str = "normal", overrides: dict[str, float] | None = None) -> "Combiner":
         """The same weights with the thresholds of a sensitivity level, then per-label overrides."""
-        base = dict(self.thresholds)
-        if sensitivity == "high":
-            base.update(self.thresholds_high)
-        base.update(overrides or {})
-        return Combiner(self.weights, base, self.thresholds_high)
+        return Combiner(self.weights, sensitivity_thresholds(self.thresholds, self.thresholds_high, sensitivity,
+                                                             overrides), self.thresholds_high)
 
     def score(self, label: str, rules: dict[str, float], model: dict[str, float] | None,
               rating: int | None = None, context: dict[str, float] | None = None) -> float:

@@ -32,7 +32,7 @@ import numpy
 from monitor.core.types import CATEGORIES as LABELS
 from monitor.core.types import Evidence, Finding
 
-from .combine import features
+from .combine import _logit, features, sensitivity_thresholds
 
 SEMANTIC_FILE = "semantic.json"
 OVERRIDES_FILE = "semantic_layers.safetensors"
@@ -60,11 +60,6 @@ def unavailable(options, model_dir: Path) -> str | None:
                 f"stage ({SEMANTIC_FILE}); train one with `nurserywatch train` (the sentence model installed), "
                 "or set semantic = false")
     return None
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
 
 
 def stage_features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
@@ -118,11 +113,7 @@ class SemanticStage:
 
     def for_sensitivity(self, sensitivity: str = "normal", overrides: dict[str, float] | None = None) -> dict[str, float]:
         """The stage's thresholds for a sensitivity level, then the setting's per-label overrides."""
-        out = dict(self.thresholds)
-        if sensitivity == "high":
-            out.update(self.thresholds_high)
-        out.update(overrides or {})
-        return out
+        return sensitivity_thresholds(self.thresholds, self.thresholds_high, sensitivity, overrides)
 
     def labels_to_read(self, scores: dict[str, float], first_thresholds: dict[str, float]) -> list[str]:
         """The labels whose first-stage score reached floor x the first stage's threshold."""

@@ -138,11 +138,11 @@ class Jobs:
 
     async def claim(self) -> None:
         """Replicas: start polls for the due accounts this replica could lease, as many as
-        `[concurrency]` leaves room for: in all, and per platform and app among polls still
-        fetching. Run at each tick and when a poll finishes fetching or ends (`_refill`), so a
-        replica is not held to its limits' polls per tick. An account leased to wait for this
-        replica's platform slot could have been polled by another replica at once; a poll
-        that has fetched and is classifying or delivering holds no platform slot."""
+        `[concurrency]` leaves room for: in all, and per platform and app up to twice the limit
+        less the polls still fetching or queued for a slot (`PollLimits.room`). Run at each tick
+        and when a poll finishes fetching or ends (`_refill`), so a replica is not held to its
+        limits' polls per tick. A poll that has fetched and is classifying or delivering holds
+        no platform slot; a replica that dies strands at most its queue, not `total` accounts."""
         async with self.claiming:
             self.claimed_at = time.monotonic()
             for ids, room in self._rooms():
@@ -185,8 +185,8 @@ class Jobs:
         """A poll finished fetching (its platform slot is free) or ended: lease more due
         accounts now rather than at the next tick, at most once a second, so an account
         that declines to poll cannot spin. Never dropped: a refill asked for within the
-        second runs when the second is up (a replica leases only what it can fetch now,
-        so a lost refill would leave its slots idle until the next tick)."""
+        second runs when the second is up (a replica's queue is only one limit deep, so a
+        lost refill would leave its slots idle until the next tick)."""
         if self.rt.leases is None or self.stopping or self.refill_due:
             return
         self.refill_due = True
