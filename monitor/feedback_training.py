@@ -16,8 +16,11 @@ the classifier with the current corrections and with the candidate is scored
 on the shipped dev sets, the project's own test set (GUARD_SETTINGS) and the
 examples themselves. The candidate
 replaces `<data_dir>/corrections.json` (read at the next start) only when its
-macro F1 on dev and on test is at most MAX_DROP below the current one's, so
-feedback can never silently make the classifier worse.
+macro F1 on dev and on test is at most MAX_DROP below the current one's and it
+finds every safeguarding concern there that the current one finds, so feedback
+can never silently make the classifier worse. Macro F1 alone would not see a
+lost concern: five of the test sets' 147 concerns are worth 0.005 of it
+(docs/classifier.md, Round 8).
 """
 from __future__ import annotations
 
@@ -100,6 +103,11 @@ def false_alarms(clf: Classifier, corrections: Corrections, examples: list[Examp
     return sum(len(set(p.labels) - e.labels) for p, e in zip(preds, examples))
 
 
+def concerns_found(figures: dict) -> int:
+    """How many of a split's safeguarding concerns were raised (a score() dict)."""
+    return figures["labels"]["safeguarding"]["tp"]
+
+
 @dataclass
 class FeedbackReport:
     examples: int
@@ -120,6 +128,7 @@ class FeedbackReport:
             out.append(f"{split + ' macro F1':<34}{b['macro_f1']:>10.3f}{a['macro_f1']:>10.3f}")
             out.append(f"{split + ' benign false-alarm rate':<34}{b['benign_false_alarm_rate']:>10.1%}"
                        f"{a['benign_false_alarm_rate']:>10.1%}")
+            out.append(f"{split + ' safeguarding concerns found':<34}{concerns_found(b):>10}{concerns_found(a):>10}")
         out.append(f"{'wrong labels on your examples':<34}{self.alarms_before:>10}{self.alarms_after:>10}")
         out += ["", self.reason]
         return out
@@ -139,8 +148,13 @@ def retrain(config: Config, examples: list[Example], evaluator: Evaluator,
     after = {s: evaluator(s, candidate) for s in SPLITS}
     alarms = false_alarms(clf, current, examples), false_alarms(clf, candidate, examples)
     worse = [s for s in SPLITS if after[s]["macro_f1"] < before[s]["macro_f1"] - MAX_DROP]
-    if worse:
-        reason = (f"NOT installed: macro F1 fell by more than {MAX_DROP} on {' and '.join(worse)}; "
+    missed = {s: concerns_found(before[s]) - concerns_found(after[s]) for s in SPLITS
+              if concerns_found(after[s]) < concerns_found(before[s])}
+    if worse or missed:
+        why = [f"macro F1 fell by more than {MAX_DROP} on {' and '.join(worse)}"] if worse else []
+        why += [f"it would miss {n} safeguarding concern(s) on {s} that the current corrections find"
+                for s, n in missed.items()]
+        reason = (f"NOT installed: {'; '.join(why)}; "
                   f"the current corrections ({target if target.exists() else 'none'}) stay.")
         return FeedbackReport(len(examples), len(candidate), before, after, *alarms, False, reason)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,13 @@ def config(tmp_path):
     return config_from_dict({"setting": {"name": "Little Acorns"}, "data_dir": str(tmp_path / "data")})
 
 
-def figures(dev: float, test: float):
-    """dev/test macro F1 with the candidate corrections (those with any lesson in them), 0.80 without."""
-    table = {"dev": dev, "test": test}
-    return lambda split, corrections: {"macro_f1": table[split] if corrections else 0.80,
-                                       "benign_false_alarm_rate": 0.05}
+def figures(dev: float, test: float, concerns: dict[str, int] | None = None):
+    """dev/test macro F1 with the candidate corrections (those with any lesson in them), 0.80 without;
+    `concerns`: the safeguarding concerns the candidate finds per split (the current ones find 20)."""
+    table, found = {"dev": dev, "test": test}, concerns or {}
+    return lambda split, corrections: {
+        "macro_f1": table[split] if corrections else 0.80, "benign_false_alarm_rate": 0.05,
+        "labels": {"safeguarding": {"tp": found.get(split, 20) if corrections else 20}}}
 
 
 def test_labelled_examples_are_read_for_the_setting(sessions):
@@ -68,6 +70,15 @@ def test_corrections_worse_by_more_than_a_hundredth_are_not_installed(tmp_path):
     assert not report.installed and "NOT installed" in report.reason and "test" in report.reason
     assert not corrections_file(cfg).exists()
     assert "safeguarding" in setting_classifier(cfg).classify(FALSE_ALARM, "facebook").labels
+
+
+def test_corrections_that_miss_a_safeguarding_concern_are_not_installed_even_when_macro_f1_holds(tmp_path):
+    cfg = config(tmp_path)
+    report = retrain(cfg, feedback_examples_of([FALSE_ALARM]), figures(dev=0.81, test=0.81, concerns={"test": 19}))
+    assert not report.installed
+    assert "it would miss 1 safeguarding concern(s) on test that the current corrections find" in report.reason
+    assert "macro F1" not in report.reason and not corrections_file(cfg).exists()
+    assert re.search(r"test safeguarding concerns found\s+20\s+19", "\n".join(report.lines()))
 
 
 def test_an_unreadable_corrections_file_is_logged_and_the_setting_classifies_without_it(tmp_path, caplog):
@@ -125,7 +136,8 @@ def test_train_with_feedback_learns_the_settings_examples_and_installs_them(tmp_
                               platform="facebook", labels=[], created_at=NOW))
     monkeypatch.setattr(classifiers.cli, "evaluate",
                         lambda split, model_dir=None, settings=None, corrections=None: {"results": {"nurserywatch": {
-                            "macro_f1": 0.8, "benign_false_alarm_rate": 0.05}}})
+                            "macro_f1": 0.8, "benign_false_alarm_rate": 0.05,
+                            "labels": {"safeguarding": {"tp": 20}}}}})
     path = tmp_path / "nw.toml"
     path.write_text(f'data_dir = "{tmp_path / "data"}"\n[setting]\nname = "Little Acorns"\n'
                     f'[database]\nurl = "{cfg.database.url}"\n')
