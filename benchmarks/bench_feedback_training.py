@@ -25,10 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifiers.classifier import build_classifier  # noqa: E402
+from classifiers.cli import guard_evaluator  # noqa: E402
 from classifiers.corpus import Example  # noqa: E402
 from classifiers.corrections import Corrections  # noqa: E402
 from monitor.core.settings import config_from_dict  # noqa: E402
-from monitor.feedback_training import false_alarms, retrain, shipped_sets_evaluator  # noqa: E402
+from monitor.feedback_training import false_alarms, retrain  # noqa: E402
 
 PLACES = ["Smack Lane", "Hitchin Road", "Burns Park", "Bruiser's Field", "Kicking Lane", "Cutts Meadow",
           "Beaton Common"]
@@ -83,7 +84,7 @@ def main() -> int:
         started = time.monotonic()
         clf = build_classifier(config.setting, config.roster)
         report = retrain(config, examples(), classifier=clf,
-                         evaluator=shipped_sets_evaluator())
+                         evaluator=guard_evaluator())
         print("\n".join(report.lines()))
         print(f"({time.monotonic() - started:.0f} s including evaluation)")
         print()

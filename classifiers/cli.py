@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, default=None,
                    help="where to write the model (default: classifiers/model inside the package)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed project seed)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the model even when the new one is worse on the guard sets "
+                        "(it misses a safeguarding concern the current one finds, or macro F1 falls by more than 0.01)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser(
@@ -47,14 +50,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train into `--output` (default: the shipped model). A model already there is replaced only when
+    the new one is no worse on the guard sets (classifiers/guard.py) or with --force; otherwise the new
+    one is left beside it as `<output>.candidate` and the command exits with 3."""
     from .classifier import MODEL_DIR
     from .train import SEED, train
 
     output = args.output or MODEL_DIR
+    current = output if (output / "config.cfg").exists() else None
+    written = output.with_name(output.name + ".candidate") if current else output
     started = time.monotonic()
     with shown():  # minutes of work: bars on a terminal, nothing in a log
-        result = train(output=output, seed=SEED if args.seed is None else args.seed)
-    print(f"trained on {result['examples']} train comments in {time.monotonic() - started:.0f} s -> {output}")
+        result = train(output=written, seed=SEED if args.seed is None else args.seed)
+    print(f"trained on {result['examples']} train comments in {time.monotonic() - started:.0f} s -> {written}")
+    _print_training(result)
+    return _install(written, current, args.force) if current else 0
+
+
+def _install(candidate: Path, current: Path, force: bool) -> int:
+    """Replace `current` with `candidate` when the guard finds it no worse (or `force`)."""
+    import shutil
+
+    from .guard import SPLITS, comparison_lines, regressions
+
+    print(f"comparing with the model it would replace ({current}) on the guard sets:")
+    before, after = ({s: guard_evaluator(d)(s, None) for s in SPLITS} for d in (current, candidate))
+    print("\n".join(comparison_lines(before, after)))
+    why = regressions(before, after)
+    if why and not force:
+        print(f"NOT installed: {'; '.join(why)}. The current model stays; the new one is in {candidate} "
+              "(--force installs it anyway).")
+        return 3
+    shutil.rmtree(current)
+    candidate.rename(current)
+    print(f"installed: {current}" + (f" (with --force: {'; '.join(why)})" if why else ""))
+    return 0
+
+
+def guard_evaluator(model_dir: Path | None = None):
+    """(split, corrections) -> nurserywatch's figures on that guard split (guard.GUARD_SETTINGS) with the
+    model in `model_dir` and the given corrections."""
+    from .guard import GUARD_SETTINGS
+
+    return lambda split, corrections: evaluate(split, model_dir=model_dir, settings=GUARD_SETTINGS[split],
+                                               corrections=corrections)["results"]["nurserywatch"]
+
+
+def _print_training(result: dict) -> None:
     oof = result["out_of_fold"]
     print("out-of-fold on train (each comment scored by a model that did not see it):")
     for label, t in result["thresholds"].items():
@@ -64,14 +106,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     stage = result["semantic"]
     if stage is None:
         print("semantic stage: not fitted (the sentence model is not installed)")
-        return 0
+        return
     oof = stage["out_of_fold"]
     print(f"semantic stage, out-of-fold (labels re-read from {stage['floor']:.1f} x the threshold):")
     for label, t in stage["thresholds"].items():
         m = oof["labels"][label]
         print(f"  {label:<16} threshold {t:.2f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}")
     print(f"  macro F1 {oof['macro_f1']:.3f}, benign false-alarm rate {oof['benign_false_alarm_rate']:.1%}")
-    return 0
 
 
 def evaluate(split: str = "dev", config_path: Path | None = None, model_dir: Path | None = None,

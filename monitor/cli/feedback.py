@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_train_with_feedback(args: argparse.Namespace) -> int:
     from monitor.core.db import open_database
     from monitor.core.models import Setting
-    from monitor.feedback_training import current_model_dir, feedback_examples, retrain, shipped_sets_evaluator
+    from classifiers.cli import guard_evaluator
+    from monitor.feedback_training import current_model_dir, feedback_examples, retrain
 
     if not args.config:
         raise ConfigError("train --with-feedback: give the configuration with --config FILE")
@@ -45,7 +46,7 @@ def cmd_train_with_feedback(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     try:
-        report = retrain(config, examples, evaluator=shipped_sets_evaluator(current_model_dir(config)))
+        report = retrain(config, examples, evaluator=guard_evaluator(current_model_dir(config)))
     except ValueError as err:
         print(f"train --with-feedback: {err}", file=sys.stderr)
         return 1

@@ -76,7 +76,7 @@ def test_corrections_that_miss_a_safeguarding_concern_are_not_installed_even_whe
     cfg = config(tmp_path)
     report = retrain(cfg, feedback_examples_of([FALSE_ALARM]), figures(dev=0.81, test=0.81, concerns={"test": 19}))
     assert not report.installed
-    assert "it would miss 1 safeguarding concern(s) on test that the current corrections find" in report.reason
+    assert "it would miss 1 safeguarding concern(s) on test that the current one finds" in report.reason
     assert "macro F1" not in report.reason and not corrections_file(cfg).exists()
     assert re.search(r"test safeguarding concerns found\s+20\s+19", "\n".join(report.lines()))
 
@@ -151,7 +151,7 @@ def test_the_guard_scores_every_dev_set_and_only_the_projects_own_test_set_never
     """g (incoming/g/test) is held out for the shipped model's final score: the guard must not read it."""
     import classifiers.cli
     from classifiers.corpus import HOME_TEST, load_split, setting_dirs
-    from monitor.feedback_training import shipped_sets_evaluator
+    from classifiers.cli import guard_evaluator
 
     read: dict[str, set[str]] = {}
 
@@ -160,7 +160,7 @@ def test_the_guard_scores_every_dev_set_and_only_the_projects_own_test_set_never
         return {"results": {"nurserywatch": {"macro_f1": 0.8, "benign_false_alarm_rate": 0.05}}}
 
     monkeypatch.setattr(classifiers.cli, "evaluate", fake_evaluate)
-    evaluator = shipped_sets_evaluator()
+    evaluator = guard_evaluator()
     for split in ("dev", "test"):
         evaluator(split, None)
     assert (setting_dirs()["g"] / "test").is_dir()  # the held-out set is there to be left out
