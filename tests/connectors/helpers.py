@@ -17,8 +17,16 @@ FIXTURES = Path(__file__).with_name("fixtures")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # tests/conftest.py's clock starts here
 
 
+RECORDED = FIXTURES / "recorded"  # real platform responses, personal data replaced (see SOURCES.md there)
+
+
 def load(platform: str, name: str) -> dict:
     return json.loads((FIXTURES / platform / name).read_text("utf-8"))
+
+
+def recorded(name: str):
+    """A recorded real response, e.g. recorded("facebook/comment.json")."""
+    return json.loads((RECORDED / name).read_text("utf-8"))
 
 
 class Recorder:

@@ -1,14 +1,18 @@
 """Every recorded real response the connectors use parses without error.
 
-Reads ../shared/fixtures/platforms (next to the repository; see SOURCES.md
-there) and skips cleanly when that folder is absent. The files are not
-copied into the repository: several hold real people's public comments.
+The responses live in tests/connectors/fixtures/recorded/<platform>/. They were
+recorded against the live APIs by the maintainers of open-source client
+libraries (sns-sdks/python-facebook, sns-sdks/python-twitter, tweepy/tweepy,
+restfb/restfb, Newgarden-Solutions/google_my_business); SOURCES.md there names
+the repository, path, commit and licence of each. People's and Pages' names,
+usernames, comment, post and review texts, and picture and link URLs were
+replaced by placeholders ("Author 1", "redacted message 3", https://example.invalid/...)
+by redact.py in the same folder; ids, timestamps, paging, error bodies and every
+key and type are as recorded. test_recorded_fixtures.py keeps it that way.
 """
 from __future__ import annotations
 
 import asyncio
-import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,17 +27,7 @@ from connectors.instagram.parse import comment_item as ig_comment
 from connectors.meta import classify_graph
 from connectors.testing import Sleeps, drain
 from connectors.x import XConnector
-from tests.connectors.helpers import NOW, account
-
-RECORDED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "platforms"
-pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"{RECORDED} is absent")
-
-
-def recorded(name: str):
-    path = RECORDED / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in the recorded set")
-    return json.loads(path.read_text("utf-8"))
+from tests.connectors.helpers import NOW, account, recorded
 
 
 def serve_once(path_suffix: str, body: dict):
@@ -73,6 +67,7 @@ def test_facebook_comment_pages(name):
 def test_facebook_single_comment_with_moderation_fields():
     item = fb_comment(recorded("facebook/comment.json"), "2954961744718970")
     assert item.external_id == "2954961744718970_2966313500250461" and item.can_hide is True
+    assert item.text == "redacted message 1" and (item.author_name, item.author_id) == ("Author 1", "2711636948859886")
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -128,8 +123,9 @@ def test_google_reviews():
     assert len(items) - len(reviews) == sum(1 for r in body["reviews"] if r.get("reviewReply"))
 
 
-def test_transient_and_throttle_shapes_from_the_reference_notes():
-    # no recorded throttle/expired bodies exist (SOURCES.md); these are the verbatim ones quoted there
+def test_transient_and_throttle_shapes_as_documented():
+    # no public recording of a Graph throttle or transient error was found (SOURCES.md);
+    # these are written here in the shape Meta's Graph API error documentation gives
     transient = {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
                            "type": "OAuthException", "is_transient": True, "code": 2}}
     with pytest.raises(Retryable):

@@ -1,17 +1,15 @@
 """Platform edge cases met on real pages, each against a recorded or documented response.
 
-Recorded responses are read from the shared fixtures folder next to the
-project when it is present (skipped otherwise); documented ones are written
-here in the shapes the platforms' documentation gives.
+Recorded responses are read from tests/connectors/fixtures/recorded (real
+responses with personal data replaced; see SOURCES.md there); documented ones
+are written here in the shapes the platforms' documentation gives.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,17 +23,9 @@ from connectors.instagram import InstagramConnector
 from connectors.testing import Sleeps, drain
 from connectors.x import XConnector
 from monitor.core.types import KnownItem
-from tests.connectors.helpers import NOW, account, load
+from tests.connectors.helpers import NOW, account, load, recorded
 
-RECORDED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "platforms"
 GRAPH = "https://graph.test/v21.0"
-
-
-def recorded(name: str):
-    path = RECORDED / name
-    if not path.exists():
-        pytest.skip(f"{name}: the recorded platform responses are not next to the project")
-    return json.loads(path.read_text("utf-8"))
 
 
 def graph_time(delta: timedelta) -> str:
@@ -148,7 +138,8 @@ def test_facebook_sends_no_appsecret_proof_without_a_secret_and_names_a_missing_
 
 def test_facebook_a_recorded_photo_comment_keeps_its_attachment_type_and_link():
     item = fb_comment(recorded("facebook/comment.json"), "2954961744718970")
-    assert item.attachment_type == "photo" and item.attachment_url.startswith("https://www.facebook.com/photo.php")
+    # the recorded link to the photo's page (attachment.url), not the picture file (attachment.media.image.src)
+    assert item.attachment_type == "photo" and item.attachment_url == "https://example.invalid/link/1"
 
 
 @respx.mock
