@@ -16,7 +16,8 @@ SCORE_CHUNK = 100  # comments per classify call in `evaluate` (the steps of its 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "train", help="train the shipped classifier model from the labelled corpus (train split only)"
+        "train", help="train the shipped classifier model from the labelled corpus (train split only); "
+                      "it replaces the current model only if no worse on the guard sets"
     )
     p.add_argument("--output", type=Path, default=None,
                    help="where to write the model (default: classifiers/model inside the package)")
