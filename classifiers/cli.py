@@ -82,8 +82,11 @@ def _install(candidate: Path, current: Path, force: bool) -> int:
         print(f"NOT installed: {'; '.join(why)}. The current model stays; the new one is in {candidate} "
               "(--force installs it anyway).")
         return 3
-    shutil.rmtree(current)
+    old = current.with_name(current.name + ".replaced")
+    shutil.rmtree(old, ignore_errors=True)
+    current.rename(old)  # a crash from here on leaves both models on disk, never neither
     candidate.rename(current)
+    shutil.rmtree(old)
     print(f"installed: {current}" + (f" (with --force: {'; '.join(why)})" if why else ""))
     return 0
 

@@ -70,6 +70,7 @@ def test_a_new_model_no_worse_on_the_guard_sets_replaces_the_old_one(world, caps
     figures["macro_f1"] = 0.835  # within 0.01
     assert run(out) == 0
     assert (out / "marker").read_text() == "new" and not out.with_name("model.candidate").exists()
+    assert not out.with_name("model.replaced").exists()
     assert sorted(scored) == [("dev", "new"), ("dev", "old"), ("test", "new"), ("test", "old")]
     assert "installed:" in capsys.readouterr().out
 
