@@ -59,6 +59,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     output = args.output or MODEL_DIR
     current = output if (output / "config.cfg").exists() else None
+    if current is None and output.exists() and (not output.is_dir() or any(output.iterdir())):
+        print(f"train: {output} exists and is not a model folder; give --output a new or empty folder "
+              "(training replaces the folder's contents)", file=sys.stderr)
+        return 2
     written = output.with_name(output.name + ".candidate") if current else output
     started = time.monotonic()
     with shown():  # minutes of work: bars on a terminal, nothing in a log

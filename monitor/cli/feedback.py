@@ -30,9 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_train_with_feedback(args: argparse.Namespace) -> int:
+    from classifiers.cli import guard_evaluator
     from monitor.core.db import open_database
     from monitor.core.models import Setting
-    from classifiers.cli import guard_evaluator
     from monitor.feedback_training import current_model_dir, feedback_examples, retrain
 
     if not args.config:

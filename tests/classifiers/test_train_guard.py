@@ -96,3 +96,15 @@ def test_a_new_model_whose_macro_f1_falls_is_kept_aside_and_force_installs_it(wo
     assert run(out, force=True) == 0
     assert (out / "marker").read_text() == "new" and not out.with_name("model.candidate").exists()
     assert "with --force: macro F1 fell" in capsys.readouterr().out
+
+
+def test_an_output_folder_holding_something_else_is_refused_untouched(world, capsys, tmp_path):
+    out, _, _ = world
+    out.mkdir()
+    (out / "thesis.docx").write_text("years of work")
+    assert run(out) == 2
+    assert (out / "thesis.docx").read_text() == "years of work"
+    assert "exists and is not a model folder" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(empty) == 0 and (empty / "marker").read_text() == "new"
