@@ -124,8 +124,10 @@ def test_google_reviews():
 
 
 def test_transient_and_throttle_shapes_as_documented():
-    # no public recording of a Graph throttle or transient error was found (SOURCES.md);
-    # these are written here in the shape Meta's Graph API error documentation gives
+    # no public recording of a Graph throttle or transient error was found (SOURCES.md); these are
+    # written here in the error shape of Meta's guides (message, type, code): code 2, a temporary service
+    # error (https://developers.facebook.com/docs/graph-api/guides/error-handling), and code 32, a Page's
+    # rate limit (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/)
     transient = {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
                            "type": "OAuthException", "is_transient": True, "code": 2}}
     with pytest.raises(Retryable):
