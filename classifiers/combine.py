@@ -36,9 +36,15 @@ FEATURE_NAMES = ("rule", "model", "rule*model", "rule>=0.5", "model_logit/5",
                  "thread", "thread*echo", "is_setting")
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
+
+
+def probability(weights: list[float], feats: list[float]) -> float:
+    """A logistic's output: weights = [bias, w...] over `feats` (the combiner's, and the semantic stage's)."""
+    # map(mul): the same products summed in the same order as a generator would, at half the cost
+    return 1 / (1 + math.exp(-(weights[0] + sum(map(mul, weights[1:], feats)))))
 
 
 def features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
@@ -49,7 +55,7 @@ def features(label: str, rules: dict[str, float], model: dict[str, float], ratin
     context = context or {}
     others = [lab for lab in LABELS if lab != label]
     return [
-        r, m, r * m, 1.0 if r >= 0.5 else 0.0, _logit(m) / 5,
+        r, m, r * m, 1.0 if r >= 0.5 else 0.0, logit(m) / 5,
         model[others[0]], model[others[1]], rules[others[0]], rules[others[1]],
         1.0 if rating is not None and rating <= 2 else 0.0,
         1.0 if rating == 3 else 0.0,
@@ -99,9 +105,7 @@ class Combiner:
         w = self.weights.get(label)
         if model is None or w is None:
             return rules[label]
-        # map(mul): the same products summed in the same order as a generator would, at half the cost
-        z = w[0] + sum(map(mul, w[1:], features(label, rules, model, rating, context)))
-        return 1 / (1 + math.exp(-z))
+        return probability(w, features(label, rules, model, rating, context))
 
     def threshold(self, label: str, with_model: bool = True) -> float:
         """The fitted threshold for combined scores; 0.5 for a rule score alone."""

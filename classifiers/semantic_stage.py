@@ -23,7 +23,6 @@ the label, and says why), as corrections.py does for a setting's lessons.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy
 from monitor.core.types import CATEGORIES as LABELS
 from monitor.core.types import Evidence, Finding
 
-from .combine import _logit, features, sensitivity_thresholds
+from .combine import features, logit, probability, sensitivity_thresholds
 
 SEMANTIC_FILE = "semantic.json"
 OVERRIDES_FILE = "semantic_layers.safetensors"
@@ -65,7 +64,7 @@ def unavailable(options, model_dir: Path) -> str | None:
 def stage_features(label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
                    context: dict[str, float] | None, head_p: float) -> list[float]:
     """The first stage's combiner features for `label`, then the head's probability and its log-odds / 5."""
-    return features(label, rules, model, rating, context) + [head_p, _logit(head_p) / 5]
+    return features(label, rules, model, rating, context) + [head_p, logit(head_p) / 5]
 
 
 def head_probs(head: dict[str, list[float]], vectors: numpy.ndarray) -> numpy.ndarray:
@@ -121,9 +120,7 @@ class SemanticStage:
 
     def score(self, label: str, rules: dict[str, float], model: dict[str, float], rating: int | None,
               context: dict[str, float] | None, head_p: float) -> float:
-        w = self.weights[label]
-        z = w[0] + sum(a * b for a, b in zip(w[1:], stage_features(label, rules, model, rating, context, head_p)))
-        return 1 / (1 + math.exp(-z))
+        return probability(self.weights[label], stage_features(label, rules, model, rating, context, head_p))
 
     def vectors(self, texts: list[str]) -> numpy.ndarray:
         return self.encoder.encode(texts) if texts else numpy.zeros((0, 384), dtype=numpy.float32)
