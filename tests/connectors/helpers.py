@@ -26,7 +26,7 @@ def load(platform: str, name: str) -> dict:
 
 def recorded(name: str):
     """A recorded real response, e.g. recorded("facebook/comment.json")."""
-    return json.loads((RECORDED / name).read_text("utf-8"))
+    return load("recorded", name)
 
 
 class Recorder:
