@@ -1,4 +1,4 @@
-"""The replica drill's moving parts, shared by tests/monitor/test_replicas.py
+"""The replica drill's moving parts, shared by tests/monitor/test_replica_drills.py
 (small, in CI) and benchmarks/bench_replicas.py (600 Pages, 3 replicas).
 
 A replica (`python -m monitor.replica_drill --config FILE`) is the daemon
